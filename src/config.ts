@@ -1,0 +1,138 @@
+/**
+ * The one place Herald reads its environment. Every problem is reported with the variable's name, and
+ * secrets are kept out of error messages.
+ */
+import { z } from "zod";
+
+/** App settings the Bicep template must set on the Web App (checked by `npm run validate`). */
+export const AZURE_APP_SETTINGS = [
+  "BOT_ID", "BOT_TYPE", "BOT_TENANT_ID", "HERALD_API_KEY", "HERALD_STORE", "AZURE_CLIENT_ID", "RUNNING_ON_AZURE",
+] as const;
+
+export type BotType = "MultiTenant" | "SingleTenant" | "UserAssignedMsi";
+
+export interface HeraldConfig {
+  port: number;
+  /** Empty locally: botbuilder then accepts unauthenticated activities (Agents Playground, emulator). */
+  botId: string;
+  botPassword: string;
+  botType: BotType;
+  botTenantId: string;
+  /** Undefined only locally, where only loopback callers are accepted. */
+  apiKey?: string;
+  /** The raw HERALD_STORE value; `parseStoreSpec` in store/open.ts interprets it. */
+  store: string | undefined;
+  tablePrefix: string;
+  logLevel: string;
+  /** Fallback zone for recipients whose time zone Herald never saw. */
+  defaultTimeZone: string;
+  schedulesFile?: string;
+  /** Requests per second per tenant that the engine allows itself (Teams: 50). */
+  tenantRatePerSecond: number;
+  graph: {
+    tenantId?: string;
+    clientId?: string;
+    clientSecret?: string;
+    managedIdentityClientId?: string;
+    /** The app's id in the tenant's catalog (what `teamsApp@odata.bind` points at). */
+    teamsAppCatalogId?: string;
+    /** The manifest id. */
+    teamsAppId?: string;
+    baseUrl?: string;
+  };
+  /** Public base URL of this bot, used in card links (optional). */
+  publicUrl?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly variable: string, problem: string) {
+    super(`${variable} ${problem}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const timeZoneValid = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const parsed = z.coerce.number().int().min(min).max(max).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  return parsed.data;
+}
+
+/** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): HeraldConfig {
+  const botId = optional(env, "BOT_ID") ?? "";
+  const botTypeRaw = optional(env, "BOT_TYPE") ?? "MultiTenant";
+  if (!["MultiTenant", "SingleTenant", "UserAssignedMsi"].includes(botTypeRaw)) {
+    throw new ConfigError("BOT_TYPE", `must be MultiTenant, SingleTenant or UserAssignedMsi (got "${botTypeRaw}")`);
+  }
+  const botType = botTypeRaw as BotType;
+  const botPassword = optional(env, "BOT_PASSWORD") ?? "";
+  const botTenantId = optional(env, "BOT_TENANT_ID") ?? "";
+  if (botId && botType !== "UserAssignedMsi" && !botPassword) {
+    throw new ConfigError("BOT_PASSWORD", `is required when BOT_ID is set and BOT_TYPE is ${botType}`);
+  }
+  if (botId && botType !== "MultiTenant" && !botTenantId) {
+    throw new ConfigError("BOT_TENANT_ID", `is required when BOT_TYPE is ${botType}`);
+  }
+
+  const apiKey = optional(env, "HERALD_API_KEY");
+  if (botId && !apiKey) {
+    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications)");
+  }
+  if (apiKey && apiKey.length < 16) {
+    throw new ConfigError("HERALD_API_KEY", "must be at least 16 characters");
+  }
+
+  const defaultTimeZone = optional(env, "HERALD_DEFAULT_TIMEZONE") ?? "UTC";
+  if (!timeZoneValid(defaultTimeZone)) {
+    throw new ConfigError("HERALD_DEFAULT_TIMEZONE", `is not an IANA time zone (got "${defaultTimeZone}")`);
+  }
+  const tablePrefix = optional(env, "HERALD_TABLE_PREFIX") ?? "herald";
+  if (!/^[A-Za-z][A-Za-z0-9]{2,40}$/.test(tablePrefix)) {
+    throw new ConfigError("HERALD_TABLE_PREFIX", "must start with a letter and contain 3-41 letters or digits");
+  }
+  const publicUrl = optional(env, "HERALD_PUBLIC_URL");
+  if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError("HERALD_PUBLIC_URL", "must be an http(s) URL");
+
+  return {
+    port: integer(env, "PORT", 3978, 0, 65535),
+    botId,
+    botPassword,
+    botType,
+    botTenantId,
+    apiKey,
+    store: optional(env, "HERALD_STORE"),
+    tablePrefix,
+    logLevel: optional(env, "LOG_LEVEL") ?? "info",
+    defaultTimeZone,
+    schedulesFile: optional(env, "HERALD_SCHEDULES_FILE"),
+    tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
+    graph: {
+      tenantId: optional(env, "HERALD_GRAPH_TENANT_ID") ?? (botTenantId || undefined),
+      clientId: optional(env, "HERALD_GRAPH_CLIENT_ID"),
+      clientSecret: optional(env, "HERALD_GRAPH_CLIENT_SECRET"),
+      managedIdentityClientId: optional(env, "AZURE_CLIENT_ID"),
+      teamsAppCatalogId: optional(env, "TEAMS_APP_CATALOG_ID"),
+      teamsAppId: optional(env, "TEAMS_APP_ID"),
+      baseUrl: optional(env, "HERALD_GRAPH_URL"),
+    },
+    publicUrl,
+  };
+}

@@ -1,0 +1,314 @@
+/**
+ * Herald's storage port. Every backend (memory, SQLite, Azure Table Storage) implements `HeraldStore`
+ * and passes the same contract suite in test/store/contract.ts.
+ *
+ * All methods are async so that a network-backed store fits; none of them may read-modify-write a whole
+ * collection. Timestamps are ISO-8601 strings (UTC).
+ */
+import type { ConversationReference } from "botbuilder";
+
+// ---------------------------------------------------------------------------------------------- targets
+
+/** Where Herald may post: one conversation it is installed in (or a user's 1:1 chat it created). */
+export type TargetKind = "personal" | "groupChat" | "channel";
+export type TargetStatus = "active" | "gone";
+
+/** Why a target stopped being usable. The three Teams codes come straight from the connector's error. */
+export type GoneReason =
+  | "uninstalled"
+  | "teamDeleted"
+  | "BotNotInConversationRoster"
+  | "ConversationBlockedByUser"
+  | "ConversationNotFound";
+
+export interface Target {
+  /** `_${tenantId}_${conversationId}` — the same key TeamsFx uses, so its stores import unchanged. */
+  key: string;
+  kind: TargetKind;
+  tenantId: string;
+  conversationId: string;
+  serviceUrl: string;
+  /** The full reference botbuilder needs for `continueConversationAsync`. */
+  reference: Partial<ConversationReference>;
+  teamId?: string;
+  teamName?: string;
+  channelId?: string;
+  /** Teams user id (29:...) for a personal chat. */
+  userId?: string;
+  aadObjectId?: string;
+  name?: string;
+  /** UPN or e-mail, lower-cased. */
+  upn?: string;
+  locale?: string;
+  /** IANA zone from the activity's `localTimezone`, e.g. "Europe/Berlin". */
+  timeZone?: string;
+  /** Display name of whoever installed Herald here, when the install activity says so. */
+  installedBy?: string;
+  installedAt: string;
+  updatedAt: string;
+  status: TargetStatus;
+  goneReason?: GoneReason;
+  goneAt?: string;
+}
+
+/** What a writer supplies; the store fills `installedAt`/`updatedAt`/`status`. */
+export type TargetInput = Omit<Target, "installedAt" | "updatedAt" | "status" | "goneReason" | "goneAt"> & {
+  /** Defaults to now. */
+  at?: string;
+};
+
+export interface TargetQuery {
+  kind?: TargetKind;
+  tenantId?: string;
+  status?: TargetStatus;
+  teamId?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent on the last page. */
+  cursor?: string;
+}
+
+export interface TargetStore {
+  /**
+   * Insert or update (merge: a field absent from `input` keeps its stored value). An upsert always makes the
+   * target `active` again (re-install or a new message brings a gone target back). Keeps `installedAt`.
+   * Returns the stored target and whether it was newly created.
+   */
+  upsert(input: TargetInput): Promise<{ target: Target; created: boolean }>;
+  /**
+   * Insert only when the key is absent (TeamsFx's `overwrite: false`). Returns true when it inserted.
+   * Must be safe under concurrency: two racing calls insert once.
+   */
+  insertIfAbsent(input: TargetInput): Promise<boolean>;
+  get(key: string): Promise<Target | undefined>;
+  /** Hard delete (uninstall). Returns true when something was deleted. */
+  remove(key: string): Promise<boolean>;
+  /** Keep the row but stop sending there. No-op (false) when absent. */
+  markGone(key: string, reason: GoneReason, at?: string): Promise<boolean>;
+  /** Stable order by key. `limit` 1..1000. */
+  list(query: TargetQuery, limit: number, cursor?: string): Promise<Page<Target>>;
+  count(query: TargetQuery): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------- members
+
+/** A person Herald has seen in a team or group chat roster (or in a personal chat). */
+export interface Member {
+  tenantId: string;
+  /** Teams user id, "29:..." */
+  userId: string;
+  aadObjectId?: string;
+  /** UPN or e-mail, lower-cased. */
+  upn?: string;
+  email?: string;
+  name?: string;
+  /** Service URL of the conversation where Herald saw them (needed to create a 1:1 chat). */
+  serviceUrl: string;
+  /** The user's 1:1 conversation with Herald, once known (install, or created by the engine). */
+  personalConversationId?: string;
+  timeZone?: string;
+  updatedAt: string;
+}
+
+export type MemberInput = Omit<Member, "updatedAt">;
+
+/** How a caller names a person. */
+export type UserRef = { aadObjectId: string } | { upn: string } | { userId: string };
+
+export interface MemberStore {
+  /** Upsert members and record that they belong to `sourceKey` (a target key: team or group chat). Merge semantics. */
+  upsertMembers(sourceKey: string, members: MemberInput[]): Promise<void>;
+  /** Forget the membership (not the person) of these users in `sourceKey`. */
+  removeMembership(sourceKey: string, userIds: string[]): Promise<void>;
+  /** Forget every membership of `sourceKey` (team deleted / uninstalled). */
+  removeSource(sourceKey: string): Promise<void>;
+  /** Indexed lookup — never a scan. `tenantId` narrows when given. UPN match is case-insensitive. */
+  find(ref: UserRef, tenantId?: string): Promise<Member | undefined>;
+  get(tenantId: string, userId: string): Promise<Member | undefined>;
+  /** Members of a team/group chat, stable order by userId. */
+  listBySource(sourceKey: string, limit: number, cursor?: string): Promise<Page<Member>>;
+  countBySource(sourceKey: string): Promise<number>;
+  /** Remember the 1:1 conversation id created for a user so it is created once and reused. */
+  setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void>;
+}
+
+// ------------------------------------------------------------------------------------ notifications/jobs
+
+export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
+export type DeliveryStatus = "pending" | "sending" | "sent" | "failed" | "gone" | "skipped" | "cancelled";
+
+export interface NotificationContent {
+  title: string;
+  text: string;
+  url?: string;
+  card?: { template: string; data: Record<string, unknown> };
+}
+
+export interface Job {
+  id: string;
+  idempotencyKey?: string;
+  status: JobStatus;
+  content: NotificationContent;
+  /** The audience as requested (JSON), for the report. */
+  audience: Record<string, unknown>;
+  /** Opt-out category (schedule or topic name); undefined = general. */
+  category?: string;
+  /** Who or what triggered it ("api", "schedule:daily-digest", ...). */
+  triggeredBy: string;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  total: number;
+  /** Count of 429 answers while sending this job. */
+  throttleRetries: number;
+  error?: string;
+}
+
+/**
+ * One recipient of one job. `recipientKey` is a target key for conversation audiences, or
+ * `user:${tenantId}:${userId}` for a 1:1 to a person whose personal conversation may not exist yet.
+ */
+export interface Delivery {
+  jobId: string;
+  recipientKey: string;
+  /** Position in the job; deliveries are claimed in this order. */
+  seq: number;
+  status: DeliveryStatus;
+  /** Everything the engine needs to send without another lookup. */
+  recipient: DeliveryRecipient;
+  attempts: number;
+  throttled: number;
+  activityId?: string;
+  /** Why it failed / was skipped / is gone, human-readable with the Teams code when there is one. */
+  reason?: string;
+  /** Epoch ms before which it must not be retried. */
+  notBefore?: number;
+  updatedAt: string;
+}
+
+export interface DeliveryRecipient {
+  tenantId: string;
+  serviceUrl: string;
+  /** Existing conversation to post into (absent when a 1:1 must be created first). */
+  conversationId?: string;
+  /** For creating a 1:1 conversation, or for opt-out / time-zone lookups. */
+  userId?: string;
+  aadObjectId?: string;
+  /** For a new thread in a channel: the channel id to create the conversation in. */
+  newThreadInChannel?: string;
+  teamId?: string;
+  /** Target key this delivery came from, when it came from one (for pruning). */
+  targetKey?: string;
+  timeZone?: string;
+  name?: string;
+}
+
+export type DeliveryInput = Pick<Delivery, "recipientKey" | "recipient"> & { status?: "pending" | "skipped"; reason?: string };
+
+export interface DeliveryCounts {
+  total: number;
+  pending: number;
+  sending: number;
+  sent: number;
+  failed: number;
+  gone: number;
+  skipped: number;
+  cancelled: number;
+}
+
+export interface DeliveryPatch {
+  status?: DeliveryStatus;
+  attemptsIncrement?: number;
+  throttledIncrement?: number;
+  activityId?: string;
+  reason?: string;
+  notBefore?: number | null;
+  /** Also update the recipient (e.g. the conversation id of a newly created 1:1). */
+  recipient?: DeliveryRecipient;
+}
+
+export interface JobStore {
+  /**
+   * Persist a job and all its deliveries. When `job.idempotencyKey` is set and a job with that key exists,
+   * nothing is written and the existing job is returned with `created: false`. Safe under concurrency.
+   * Deliveries get `seq` 0..n-1 in the given order.
+   */
+  createJob(job: Omit<Job, "total" | "throttleRetries" | "updatedAt">, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }>;
+  getJob(id: string): Promise<Job | undefined>;
+  findByIdempotencyKey(key: string): Promise<Job | undefined>;
+  /** Newest first. */
+  listJobs(limit: number, cursor?: string): Promise<Page<Job>>;
+  /** Jobs whose status is queued or running (resumed at start). */
+  listUnfinishedJobs(): Promise<Job[]>;
+  updateJob(id: string, patch: Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number }): Promise<void>;
+  /** Deliveries with the given statuses in `seq` order, starting after `afterSeq`. */
+  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]>;
+  /** All deliveries (optionally by status), paged, in seq order — for the report endpoint. */
+  listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>>;
+  getDelivery(jobId: string, recipientKey: string): Promise<Delivery | undefined>;
+  updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void>;
+  /** Move every delivery in one status to another (cancel: pending → cancelled). Returns how many moved. */
+  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number>;
+  counts(jobId: string): Promise<DeliveryCounts>;
+}
+
+// ------------------------------------------------------------------------------------------ preferences
+
+/** `category` "*" means every notification. */
+export interface OptOut {
+  tenantId: string;
+  /** AAD object id when known, else Teams user id — callers try both. */
+  userKey: string;
+  category: string;
+  at: string;
+}
+
+export interface PreferenceStore {
+  optOut(tenantId: string, userKey: string, category: string): Promise<void>;
+  /** `category` "*" removes every opt-out of that user. */
+  optIn(tenantId: string, userKey: string, category: string): Promise<void>;
+  /** True when the user opted out of this category or of everything. */
+  isOptedOut(tenantId: string, userKeys: string[], category: string | undefined): Promise<boolean>;
+  list(tenantId: string, userKey: string): Promise<OptOut[]>;
+}
+
+// -------------------------------------------------------------------------------------------- schedules
+
+export interface ScheduleRunStore {
+  /**
+   * Claim a schedule slot (e.g. scheduleId "daily", slot "2026-11-27T09:00:00.000Z|Europe/Berlin").
+   * Returns true exactly once per (scheduleId, slot), across processes and restarts.
+   */
+  claimSlot(scheduleId: string, slot: string, jobId?: string): Promise<boolean>;
+  lastSlot(scheduleId: string): Promise<{ slot: string; at: string } | undefined>;
+}
+
+// ------------------------------------------------------------------------------------------------ store
+
+export interface HeraldStore {
+  readonly kind: "memory" | "sqlite" | "azure-table";
+  targets: TargetStore;
+  members: MemberStore;
+  jobs: JobStore;
+  preferences: PreferenceStore;
+  schedules: ScheduleRunStore;
+  /** Cheap round trip; throws when the store is unusable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Thrown at open when the store exists but cannot be read: Herald must refuse to start, never start empty. */
+export class StoreUnreadableError extends Error {
+  override readonly name = "StoreUnreadableError";
+  constructor(readonly location: string, cause: unknown) {
+    super(`Herald's store at ${location} cannot be read (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      `Refusing to start rather than replacing it with an empty one; restore it from backup or point HERALD_STORE elsewhere.`);
+  }
+}
+
+export function targetKey(tenantId: string | undefined, conversationId: string): string {
+  return `_${tenantId}_${conversationId}`;
+}
