@@ -48,6 +48,8 @@ export const notificationRequestSchema = z.object({
   audience: audienceSchema.optional(),
   /** Opt-out category (a topic or schedule name); people can stop one category or everything. */
   category: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, "category must be 1-64 letters, digits, space, _ . -").optional(),
+  /** Who or what triggered it, shown on the card ("Build pipeline", "HR system"). Defaults to the trigger. */
+  source: nonEmpty("source", 100).optional(),
   /** Install Herald for chosen users who never installed it (Microsoft Graph), then deliver. */
   installIfMissing: z.boolean({ error: "installIfMissing must be a boolean" }).optional(),
 }).strict();

@@ -1,0 +1,36 @@
+import type { Request, Response } from "restify";
+import type { Logger } from "../logger";
+import { ApiError, badRequest, sendError } from "./errors";
+
+export type RouteHandler = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => Promise<void>;
+
+/**
+ * Wraps an API route: authenticates, turns ApiError into its JSON answer and anything else into a 500 that
+ * says nothing about the internals (the details go to the log).
+ */
+export function createRouteHandler(authenticate: (req: Request) => void, logger: Logger): RouteHandler {
+  return (fn) => async (req, res) => {
+    try {
+      authenticate(req);
+      await fn(req, res);
+    } catch (error) {
+      if (error instanceof ApiError) {
+        sendError(res, error);
+        return;
+      }
+      logger.error({ err: error, route: req.getRoute?.()?.path }, "API request failed");
+      sendError(res, new ApiError(500, "internal_error", "Herald could not complete the request; see its log"));
+    }
+  };
+}
+
+export function pageParams(req: Request, defaultLimit: number, maxLimit: number): { limit: number; cursor?: string } {
+  const rawLimit = req.query?.limit as string | undefined;
+  let limit = defaultLimit;
+  if (rawLimit !== undefined) {
+    limit = Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) throw badRequest("limit", `must be a whole number from 1 to ${maxLimit}`);
+  }
+  const cursor = req.query?.cursor as string | undefined;
+  return { limit, ...(cursor ? { cursor } : {}) };
+}

@@ -1,0 +1,57 @@
+/**
+ * The HTTP surface: the bot endpoint Teams (or Agents Playground) calls, and Herald's own API. Every API
+ * answer is JSON, errors included, even for routes restify itself rejects.
+ */
+import restify, { type Request, type Response, type Server } from "restify";
+import type { Logger } from "../logger";
+import type { HeraldStore } from "../store/types";
+import type { NotificationService } from "../delivery/notification-service";
+import { createApiAuth } from "./auth";
+import { sendJson } from "./errors";
+import { registerNotificationRoutes } from "./notifications-routes";
+import { openApiDocument } from "./openapi";
+import { createRouteHandler } from "./route";
+import { registerTargetRoutes } from "./targets-routes";
+
+export interface ServerDeps {
+  logger: Logger;
+  store: HeraldStore;
+  notifications: NotificationService;
+  apiKey?: string;
+  /** Hands an incoming activity to the bot (TeamsFx ConversationBot.requestHandler). */
+  processActivity: (req: Request, res: Response) => Promise<void>;
+}
+
+export function createServer(deps: ServerDeps): Server {
+  const server = restify.createServer({ name: "herald", handleUncaughtExceptions: false });
+  server.use(restify.plugins.queryParser({ mapParams: false }));
+
+  for (const event of ["NotFound", "MethodNotAllowed", "VersionNotAllowed", "UnsupportedMediaType", "PayloadTooLarge", "BadRequest"]) {
+    server.on(event, (_req: Request, _res: Response, err: { toJSON?: () => unknown; message: string; body?: { code?: string } }, callback: () => void) => {
+      const code = event === "NotFound" ? "not_found" : event.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+      err.toJSON = () => ({ error: { code, message: err.message || code } });
+      return callback();
+    });
+  }
+
+  server.post("/api/messages", restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false }), async (req: Request, res: Response) => {
+    await deps.processActivity(req, res);
+  });
+
+  server.get("/api/health", async (_req: Request, res: Response) => {
+    try {
+      await deps.store.ping();
+      sendJson(res, 200, { status: "ok", store: deps.store.kind });
+    } catch (error) {
+      deps.logger.error({ err: error }, "health check: store unusable");
+      sendJson(res, 503, { status: "unavailable", store: deps.store.kind, error: { code: "store_unavailable", message: "the store did not answer" } });
+    }
+  });
+
+  server.get("/api/openapi.json", async (_req: Request, res: Response) => sendJson(res, 200, openApiDocument()));
+
+  const handle = createRouteHandler(createApiAuth(deps.apiKey), deps.logger);
+  registerNotificationRoutes(server, handle, deps);
+  registerTargetRoutes(server, handle, deps);
+  return server;
+}

@@ -1,0 +1,109 @@
+/**
+ * Builds a whole Herald from its configuration: store, bot, delivery engine, triggers, HTTP server.
+ * `src/index.ts` runs it as a process; tests build one in-process with port 0 and their own store.
+ */
+import type { AddressInfo } from "node:net";
+import { TeamsInfo } from "botbuilder";
+import { BotBuilderCloudAdapter } from "@microsoft/teamsfx";
+import type { HeraldConfig } from "./config";
+import type { Logger } from "./logger";
+import { createServer } from "./api/server";
+import { createCloudAdapter } from "./bot/adapter";
+import { HeraldBot } from "./bot/herald-bot";
+import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
+import { renderNotificationActivity } from "./cards/notification-card";
+import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audience";
+import { DeliveryEngine, type DeliveryEngineOptions } from "./delivery/engine";
+import { NotificationService } from "./delivery/notification-service";
+import { BotFrameworkConnector } from "./delivery/teams-connector";
+import { openStore, parseStoreSpec } from "./store/open";
+import type { HeraldStore, Target } from "./store/types";
+import { startSchedules, type RunningSchedules } from "./triggers/start-schedules";
+
+/** Teams' public Bot Connector endpoint, for chats created through Graph before any activity named one. */
+export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/";
+
+export interface HeraldOverrides {
+  store?: HeraldStore;
+  engine?: Partial<DeliveryEngineOptions>;
+  installer?: PersonalChatInstaller;
+}
+
+export interface Herald {
+  store: HeraldStore;
+  engine: DeliveryEngine;
+  notifications: NotificationService;
+  /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
+  const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
+  const adapter = createCloudAdapter(config, logger);
+  const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
+    adapter,
+    notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
+  });
+  const heraldBot = new HeraldBot(store, logger);
+
+  const engine = new DeliveryEngine({
+    store,
+    connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
+    render: renderNotificationActivity,
+    logger,
+    perTenantPerSecond: config.tenantRatePerSecond,
+    ...overrides.engine,
+  });
+
+  const teamChannels = async (team: Target): Promise<string[]> => {
+    let ids: string[] = [];
+    await adapter.continueConversationAsync(config.botId, team.reference, async (context) => {
+      ids = (await TeamsInfo.getTeamChannels(context, team.teamId)).map((c) => c.id!).filter(Boolean);
+    });
+    return ids;
+  };
+  const audiences = new AudienceResolver({
+    store,
+    teamChannels,
+    installer: overrides.installer,
+    defaultTenantId: config.graph.tenantId || config.botTenantId || undefined,
+    defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
+    defaultTimeZone: config.defaultTimeZone,
+  });
+  const notifications = new NotificationService({ store, audiences, engine });
+
+  const server = createServer({
+    logger,
+    store,
+    notifications,
+    apiKey: config.apiKey,
+    processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
+  });
+
+  let schedules: RunningSchedules | undefined;
+
+  return {
+    store,
+    engine,
+    notifications,
+    async start() {
+      await engine.start();
+      if (config.schedulesFile) {
+        schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, resolve);
+      });
+      const { port } = server.address() as AddressInfo;
+      return `http://127.0.0.1:${port}`;
+    },
+    async stop() {
+      schedules?.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Turns a job into the message one recipient sees. Microsoft's guidance for notifications: say what happened,
+ * the result, who or what triggered it, what the person can do, and how to opt out. The template carries the
+ * first two (and the action); this module adds "why you get this", "sent by" and a "Stop these" button to
+ * every card, whichever template the caller chose.
+ */
+import { CardFactory, type Activity } from "botbuilder";
+import type { DeliveryRecipient, Job } from "../store/types";
+import { renderTemplate, type AdaptiveCard } from "./render";
+
+/** The value an Action.Submit "Stop these" button posts back to the bot. */
+export interface OptOutAction {
+  herald: "optout";
+  category: string;
+}
+
+export function whyYouGetThis(job: Job, recipient: DeliveryRecipient): string {
+  const audienceKind = typeof job.audience.kind === "string" ? job.audience.kind : "all";
+  const team = recipient.teamId ? (recipient.name ? `the team ${recipient.name}` : "this team") : undefined;
+  switch (audienceKind) {
+    case "teamMembers":
+      return `You get this because you are a member of ${recipient.name ? `the team ${recipient.name}` : "a team"} that Herald notifies.`;
+    case "users":
+      return "You get this because you were chosen as a recipient of this notification.";
+    case "channelThread":
+      return `Posted here because Herald is installed in ${team ?? "this team"}.`;
+    default:
+      if (recipient.newThreadInChannel || (recipient.teamId && !recipient.userId)) return `Posted here because Herald is installed in ${team ?? "this team"}.`;
+      if (recipient.userId) return "You get this because Herald is installed in your personal chat.";
+      return "Posted here because Herald was added to this chat.";
+  }
+}
+
+function footer(job: Job, recipient: DeliveryRecipient, category: string): unknown[] {
+  const sentAt = new Date(job.createdAt).toUTCString().replace(" GMT", " UTC");
+  return [
+    {
+      type: "Container",
+      separator: true,
+      spacing: "Medium",
+      items: [
+        { type: "TextBlock", text: `Sent by ${job.triggeredBy} · ${sentAt}`, isSubtle: true, size: "Small", wrap: true },
+        { type: "TextBlock", text: `${whyYouGetThis(job, recipient)} Not interested? Choose "Stop these" or reply "stop".`, isSubtle: true, size: "Small", wrap: true },
+      ],
+    },
+    {
+      type: "ActionSet",
+      actions: [{ type: "Action.Submit", title: "Stop these", data: { herald: "optout", category } satisfies OptOutAction }],
+    },
+  ];
+}
+
+export function buildNotificationCard(job: Job, recipient: DeliveryRecipient): AdaptiveCard {
+  const { content } = job;
+  const templateName = content.card?.template ?? "notification";
+  const data = { title: content.title, text: content.text, url: content.url ?? "", facts: [], ...(content.card?.data ?? {}) };
+  const card = renderTemplate(templateName, data);
+  card.body = [...(card.body ?? []), ...footer(job, recipient, job.category ?? "general")];
+  return card;
+}
+
+/** The activity the engine sends: the card, plus text fallbacks for notifications and screen readers. */
+export function renderNotificationActivity(job: Job, recipient: DeliveryRecipient): Partial<Activity> {
+  return {
+    type: "message",
+    summary: job.content.title,
+    attachments: [CardFactory.adaptiveCard(buildNotificationCard(job, recipient))],
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The one way a notification comes to exist, whatever triggered it: validate, resolve the audience, persist
+ * the job with all its deliveries, then wake the engine. The caller gets its answer once the job is stored;
+ * sending happens in the background.
+ */
+import { randomUUID } from "node:crypto";
+import { isKnownTemplate, listTemplates } from "../cards/render";
+import type { DeliveryCounts, HeraldStore, Job } from "../store/types";
+import type { AudienceResolver } from "./audience";
+import { AudienceError } from "./audience";
+import type { NotificationRequest, TriggerMeta } from "./notification-request";
+
+export interface EngineControl {
+  wake(jobId: string): void;
+  cancel(jobId: string): Promise<void>;
+}
+
+export class RequestError extends Error {
+  override readonly name = "RequestError";
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+export interface NotificationReport {
+  id: string;
+  status: Job["status"];
+  title: string;
+  category?: string;
+  triggeredBy: string;
+  audience: Record<string, unknown>;
+  idempotencyKey?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  counts: Omit<DeliveryCounts, "sending"> & { throttleRetries: number };
+  error?: string;
+}
+
+export class NotificationService {
+  constructor(private readonly deps: { store: HeraldStore; audiences: AudienceResolver; engine: EngineControl; now?: () => Date }) {}
+
+  async create(request: NotificationRequest, meta: TriggerMeta): Promise<{ job: Job; created: boolean }> {
+    if (request.card && !isKnownTemplate(request.card.template)) {
+      throw new RequestError("card.template", `unknown template "${request.card.template}" (known: ${listTemplates().join(", ")})`);
+    }
+    if (request.idempotencyKey) {
+      const existing = await this.deps.store.jobs.findByIdempotencyKey(request.idempotencyKey);
+      if (existing) return { job: existing, created: false };
+    }
+    let deliveries;
+    try {
+      deliveries = await this.deps.audiences.resolve(request.audience, { installIfMissing: request.installIfMissing, timeZoneFilter: meta.timeZoneFilter });
+    } catch (error) {
+      if (error instanceof AudienceError) throw new RequestError(error.field, error.message);
+      throw error;
+    }
+    const now = (this.deps.now?.() ?? new Date()).toISOString();
+    const result = await this.deps.store.jobs.createJob({
+      id: randomUUID(),
+      idempotencyKey: request.idempotencyKey,
+      status: "queued",
+      content: { title: request.title, text: request.text, url: request.url, card: request.card },
+      audience: (request.audience ?? { kind: "all" }) as Record<string, unknown>,
+      category: request.category ?? "general",
+      triggeredBy: request.source ?? meta.triggeredBy,
+      createdAt: now,
+    }, deliveries);
+    if (result.created) this.deps.engine.wake(result.job.id);
+    return result;
+  }
+
+  async report(id: string): Promise<NotificationReport | undefined> {
+    const job = await this.deps.store.jobs.getJob(id);
+    if (!job) return undefined;
+    return toReport(job, await this.deps.store.jobs.counts(id));
+  }
+
+  async cancel(id: string): Promise<NotificationReport | undefined> {
+    const job = await this.deps.store.jobs.getJob(id);
+    if (!job) return undefined;
+    if (job.status === "queued" || job.status === "running") await this.deps.engine.cancel(id);
+    return this.report(id);
+  }
+}
+
+export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
+  const { sending, ...rest } = counts;
+  return {
+    id: job.id,
+    status: job.status,
+    title: job.content.title,
+    category: job.category,
+    triggeredBy: job.triggeredBy,
+    audience: job.audience,
+    ...(job.idempotencyKey ? { idempotencyKey: job.idempotencyKey } : {}),
+    createdAt: job.createdAt,
+    ...(job.startedAt ? { startedAt: job.startedAt } : {}),
+    ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
+    // In-flight deliveries are still pending from the caller's point of view.
+    counts: { ...rest, pending: rest.pending + sending, throttleRetries: job.throttleRetries },
+    ...(job.error ? { error: job.error } : {}),
+  };
+}

@@ -1,0 +1,184 @@
+import type {
+  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobStore, Page,
+} from "../types";
+import { assignDefined, clampLimit, copy, decodeCursor, encodeCursor, nowIso } from "./paging";
+import { SortedKeys } from "./sorted-keys";
+
+type NewJob = Omit<Job, "total" | "throttleRetries" | "updatedAt">;
+type JobPatch = Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number };
+
+interface JobRecord {
+  job: Job;
+  /** Index = seq. */
+  deliveries: Delivery[];
+  byRecipient: Map<string, Delivery>;
+  counts: DeliveryCounts;
+  /** `${createdAt}\0${id}`: newest-first order key. */
+  orderKey: string;
+}
+
+export class MemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, JobRecord>();
+  private readonly byIdempotencyKey = new Map<string, string>();
+  private readonly byOrderKey = new Map<string, string>();
+  private readonly order = new SortedKeys((key) => this.byOrderKey.has(key));
+
+  async createJob(input: NewJob, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }> {
+    // No await before the write: the check and the insert are atomic on the event loop.
+    if (input.idempotencyKey !== undefined) {
+      const existingId = this.byIdempotencyKey.get(input.idempotencyKey);
+      if (existingId !== undefined) return { job: copy(this.jobs.get(existingId)!.job), created: false };
+    }
+    if (this.jobs.has(input.id)) throw new Error(`job ${input.id} already exists`);
+    const record: JobRecord = {
+      job: undefined as unknown as Job,
+      deliveries: [],
+      byRecipient: new Map(),
+      counts: zeroCounts(),
+      orderKey: `${input.createdAt}\0${input.id}`,
+    };
+    for (const d of deliveries) {
+      if (record.byRecipient.has(d.recipientKey)) continue; // first occurrence wins
+      const delivery: Delivery = {
+        jobId: input.id,
+        recipientKey: d.recipientKey,
+        seq: record.deliveries.length,
+        status: d.status ?? "pending",
+        recipient: copy(d.recipient),
+        attempts: 0,
+        throttled: 0,
+        updatedAt: input.createdAt,
+      };
+      if (d.reason !== undefined) delivery.reason = d.reason;
+      record.deliveries.push(delivery);
+      record.byRecipient.set(d.recipientKey, delivery);
+      record.counts[delivery.status]++;
+    }
+    record.counts.total = record.deliveries.length;
+    record.job = assignDefined({} as Job, {
+      ...copy(input),
+      total: record.deliveries.length,
+      throttleRetries: 0,
+      updatedAt: input.createdAt,
+    });
+    this.jobs.set(input.id, record);
+    if (input.idempotencyKey !== undefined) this.byIdempotencyKey.set(input.idempotencyKey, input.id);
+    this.byOrderKey.set(record.orderKey, input.id);
+    this.order.add(record.orderKey);
+    return { job: copy(record.job), created: true };
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    const record = this.jobs.get(id);
+    return record && copy(record.job);
+  }
+
+  async findByIdempotencyKey(key: string): Promise<Job | undefined> {
+    const id = this.byIdempotencyKey.get(key);
+    return id === undefined ? undefined : this.getJob(id);
+  }
+
+  async listJobs(limit: number, cursor?: string): Promise<Page<Job>> {
+    const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
+    const items: Job[] = [];
+    let lastKey = "";
+    for (const orderKey of this.order.descending(decodeCursor(cursor))) {
+      if (items.length === max) return { items, cursor: encodeCursor(lastKey) };
+      items.push(copy(this.jobs.get(this.byOrderKey.get(orderKey)!)!.job));
+      lastKey = orderKey;
+    }
+    return { items };
+  }
+
+  async listUnfinishedJobs(): Promise<Job[]> {
+    const out: Job[] = [];
+    for (const { job } of this.jobs.values()) if (job.status === "queued" || job.status === "running") out.push(copy(job));
+    return out;
+  }
+
+  async updateJob(id: string, patch: JobPatch): Promise<void> {
+    const record = this.jobs.get(id);
+    if (!record) return;
+    const { throttleRetriesIncrement, ...fields } = patch;
+    assignDefined(record.job, fields);
+    if (throttleRetriesIncrement) record.job.throttleRetries += throttleRetriesIncrement;
+    record.job.updatedAt = nowIso();
+  }
+
+  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]> {
+    const record = this.jobs.get(jobId);
+    if (!record) return [];
+    const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
+    const wanted = new Set(statuses);
+    const out: Delivery[] = [];
+    for (let seq = Math.max(0, (afterSeq ?? -1) + 1); seq < record.deliveries.length && out.length < max; seq++) {
+      const d = record.deliveries[seq]!;
+      if (wanted.has(d.status)) out.push(copy(d));
+    }
+    return out;
+  }
+
+  async listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
+    const record = this.jobs.get(jobId);
+    if (!record) return { items: [] };
+    const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
+    const after = decodeCursor(cursor);
+    const items: Delivery[] = [];
+    for (let seq = after === undefined ? 0 : Number(after) + 1; seq < record.deliveries.length; seq++) {
+      const d = record.deliveries[seq]!;
+      if (status !== undefined && d.status !== status) continue;
+      if (items.length === max) return { items, cursor: encodeCursor(String(items[items.length - 1]!.seq)) };
+      items.push(copy(d));
+    }
+    return { items };
+  }
+
+  async getDelivery(jobId: string, recipientKey: string): Promise<Delivery | undefined> {
+    const d = this.jobs.get(jobId)?.byRecipient.get(recipientKey);
+    return d && copy(d);
+  }
+
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void> {
+    const record = this.jobs.get(jobId);
+    const d = record?.byRecipient.get(recipientKey);
+    if (!record || !d) return;
+    if (patch.status !== undefined && patch.status !== d.status) {
+      record.counts[d.status]--;
+      record.counts[patch.status]++;
+      d.status = patch.status;
+    }
+    if (patch.attemptsIncrement) d.attempts += patch.attemptsIncrement;
+    if (patch.throttledIncrement) d.throttled += patch.throttledIncrement;
+    if (patch.activityId !== undefined) d.activityId = patch.activityId;
+    if (patch.reason !== undefined) d.reason = patch.reason;
+    if (patch.notBefore === null) delete d.notBefore;
+    else if (patch.notBefore !== undefined) d.notBefore = patch.notBefore;
+    if (patch.recipient !== undefined) d.recipient = copy(patch.recipient);
+    d.updatedAt = nowIso();
+  }
+
+  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number> {
+    const record = this.jobs.get(jobId);
+    if (!record || from === to) return 0;
+    const stamp = nowIso();
+    let moved = 0;
+    for (const d of record.deliveries) {
+      if (d.status !== from) continue;
+      d.status = to;
+      if (reason !== undefined) d.reason = reason;
+      d.updatedAt = stamp;
+      moved++;
+    }
+    record.counts[from] -= moved;
+    record.counts[to] += moved;
+    return moved;
+  }
+
+  async counts(jobId: string): Promise<DeliveryCounts> {
+    return { ...(this.jobs.get(jobId)?.counts ?? zeroCounts()) };
+  }
+}
+
+export function zeroCounts(): DeliveryCounts {
+  return { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, gone: 0, skipped: 0, cancelled: 0 };
+}

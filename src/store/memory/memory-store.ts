@@ -1,0 +1,28 @@
+import type { HeraldStore } from "../types";
+import { MemoryJobStore } from "./memory-jobs";
+import { MemoryMemberStore } from "./memory-members";
+import { MemoryPreferenceStore } from "./memory-preferences";
+import { MemoryScheduleRunStore } from "./memory-schedules";
+import { MemoryTargetStore } from "./memory-targets";
+
+/**
+ * Everything in process memory: for tests and `HERALD_STORE=memory`, and the reference semantics of the port
+ * (the contract suite was written against it). Results are copies; nothing survives a restart.
+ */
+export class MemoryStore implements HeraldStore {
+  readonly kind = "memory" as const;
+  readonly targets = new MemoryTargetStore();
+  readonly members = new MemoryMemberStore();
+  readonly jobs = new MemoryJobStore();
+  readonly preferences = new MemoryPreferenceStore();
+  readonly schedules = new MemoryScheduleRunStore();
+  private closed = false;
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error("the memory store is closed");
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,212 @@
+import { strict as assert } from "node:assert";
+import os from "node:os";
+import sinon from "sinon";
+import { activityText, eventually, startHerald, type HeraldFixture } from "./support/herald-fixture";
+
+const API_KEY = "test-key-0123456789abcdef";
+const auth = { authorization: `Bearer ${API_KEY}` };
+
+async function installEverywhere(fx: HeraldFixture): Promise<string[]> {
+  const [alice, bob] = fx.tenant.users;
+  const chat = fx.tenant.groupChats[0];
+  const team = fx.tenant.teams[0];
+  await fx.driver.installPersonal(alice);
+  await fx.driver.installPersonal(bob);
+  await fx.driver.installGroupChat(chat, alice);
+  await fx.driver.installTeam(team, alice);
+  fx.emulator.reset(); // forget the welcomes; keep the seed
+  return [alice.personalConversationId, bob.personalConversationId, chat.id, team.id];
+}
+
+describe("HTTP API contract", () => {
+  let fx: HeraldFixture;
+
+  beforeEach(async () => {
+    fx = await startHerald({ env: { HERALD_API_KEY: API_KEY } });
+  });
+  afterEach(async () => {
+    sinon.restore();
+    await fx.stop();
+  });
+
+  it("POST /api/notifications answers 202 with an id, then reaches every installation (the default audience)", async () => {
+    const conversations = await installEverywhere(fx);
+    const res = await fx.api("POST", "/api/notifications", { title: "Deploy finished", text: "v1.2 is live" }, auth);
+    assert.equal(res.status, 202);
+    assert.equal(typeof res.body.id, "string");
+    assert.ok(["queued", "running", "completed"].includes(res.body.status));
+    assert.equal(res.headers.get("location"), `/api/notifications/${res.body.id}`);
+
+    const report = await eventually(async () => {
+      const r = await fx.api("GET", `/api/notifications/${res.body.id}`, undefined, auth);
+      return r.body.status === "completed" ? r.body : undefined;
+    }, "the notification to complete");
+    assert.deepEqual(
+      { total: report.counts.total, sent: report.counts.sent, failed: report.counts.failed, skipped: report.counts.skipped, pending: report.counts.pending },
+      { total: 4, sent: 4, failed: 0, skipped: 0, pending: 0 },
+    );
+    for (const conversationId of conversations) {
+      const delivered = fx.emulator.delivered().filter((d) => d.conversationId.split(";")[0] === conversationId);
+      assert.equal(delivered.length, 1, `one card in ${conversationId}`);
+      const text = activityText(delivered[0].activity);
+      assert.match(text, /Deploy finished/);
+      assert.match(text, /v1\.2 is live/);
+      assert.match(text, /Stop these/);
+    }
+  });
+
+  it("GET /api/notifications/{id}/deliveries reports every target with status and activity id", async () => {
+    await installEverywhere(fx);
+    const { body } = await fx.api("POST", "/api/notifications", { title: "t", text: "x" }, auth);
+    await eventually(async () => (await fx.api("GET", `/api/notifications/${body.id}`, undefined, auth)).body.status === "completed", "completion");
+    const page1 = await fx.api("GET", `/api/notifications/${body.id}/deliveries?limit=3`, undefined, auth);
+    assert.equal(page1.status, 200);
+    assert.equal(page1.body.items.length, 3);
+    const page2 = await fx.api("GET", `/api/notifications/${body.id}/deliveries?limit=3&cursor=${encodeURIComponent(page1.body.cursor)}`, undefined, auth);
+    const all = [...page1.body.items, ...page2.body.items];
+    assert.equal(all.length, 4);
+    for (const d of all) {
+      assert.equal(d.status, "sent");
+      assert.ok(d.activityId, "activity id recorded");
+      assert.equal(d.attempts, 1);
+    }
+  });
+
+  it("the TeamsFx template's POST /api/notification still works, with the template's defaults", async () => {
+    await installEverywhere(fx);
+    const res = await fx.api("POST", "/api/notification", undefined, auth);
+    assert.equal(res.status, 202);
+    assert.equal(res.body.title, "New Event Occurred!");
+    await eventually(async () => (await fx.api("GET", `/api/notifications/${res.body.id}`, undefined, auth)).body.counts.sent === 4, "4 sent");
+  });
+
+  it("a repeated idempotencyKey returns the existing notification and sends nothing twice", async () => {
+    await installEverywhere(fx);
+    const first = await fx.api("POST", "/api/notifications", { title: "once", text: "x", idempotencyKey: "evt-42" }, auth);
+    const second = await fx.api("POST", "/api/notifications", { title: "once", text: "x", idempotencyKey: "evt-42" }, auth);
+    assert.equal(first.status, 202);
+    assert.equal(second.status, 202);
+    assert.equal(second.body.id, first.body.id);
+    assert.equal(first.body.created, true);
+    assert.equal(second.body.created, false);
+    await eventually(async () => (await fx.api("GET", `/api/notifications/${first.body.id}`, undefined, auth)).body.status === "completed", "completion");
+    assert.equal(fx.emulator.delivered().length, 4);
+    const list = await fx.api("GET", "/api/notifications", undefined, auth);
+    assert.equal(list.body.items.filter((n: { id: string }) => n.id === first.body.id).length, 1);
+  });
+
+  describe("errors are JSON naming the problem, and lose nothing already stored", () => {
+    let before: { targets: number; jobs: number };
+
+    beforeEach(async () => {
+      await installEverywhere(fx);
+      await fx.api("POST", "/api/notifications", { title: "kept", text: "x" }, auth);
+      before = { targets: await fx.store.targets.count({}), jobs: (await fx.store.jobs.listJobs(100)).items.length };
+    });
+    afterEach(async () => {
+      assert.equal(await fx.store.targets.count({}), before.targets, "targets intact");
+      assert.equal((await fx.store.jobs.listJobs(100)).items.length, before.jobs, "no job created or lost");
+    });
+
+    const expectError = async (res: { status: number; body: any }, status: number, code: string, mention?: RegExp) => {
+      assert.equal(res.status, status, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, code);
+      assert.equal(typeof res.body.error.message, "string");
+      if (mention) assert.match(res.body.error.message, mention);
+      assert.doesNotMatch(JSON.stringify(res.body), new RegExp(API_KEY));
+    };
+
+    it("400 names a missing field", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", { text: "no title" }, auth), 400, "invalid_request", /title/);
+    });
+    it("400 names a field of the wrong type", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", { title: "t", text: 42 }, auth), 400, "invalid_request", /text/);
+    });
+    it("400 names an unknown field", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", { title: "t", text: "x", colour: "red" }, auth), 400, "invalid_request", /colour/);
+    });
+    it("400 names an unknown card template", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", { title: "t", text: "x", card: { template: "nope", data: {} } }, auth), 400, "invalid_request", /card\.template/);
+    });
+    it("400 for a body that is not valid JSON", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", "{not json", auth), 400, "invalid_json");
+    });
+    it("415 for a body that is not JSON", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", "title=t", { ...auth, "content-type": "text/plain" }), 415, "unsupported_media_type");
+    });
+    it("413 for a body over 256 KB", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", { title: "t", text: "x".repeat(300 * 1024) }, auth), 413, "payload_too_large");
+    });
+    it("401 without the bearer key, and with a wrong one", async () => {
+      await expectError(await fx.api("POST", "/api/notifications", { title: "t", text: "x" }), 401, "unauthorized");
+      await expectError(await fx.api("GET", "/api/notifications", undefined, { authorization: "Bearer wrong-key-0123456789" }), 401, "unauthorized");
+      await expectError(await fx.api("GET", "/api/targets", undefined, { authorization: API_KEY }), 401, "unauthorized");
+    });
+    it("404 for an unknown notification id, and for an unknown route", async () => {
+      await expectError(await fx.api("GET", "/api/notifications/does-not-exist", undefined, auth), 404, "not_found", /does-not-exist/);
+      await expectError(await fx.api("GET", "/api/notifications/does-not-exist/deliveries", undefined, auth), 404, "not_found");
+      await expectError(await fx.api("POST", "/api/notifications/does-not-exist/cancel", undefined, auth), 404, "not_found");
+      await expectError(await fx.api("GET", "/api/nothing-here", undefined, auth), 404, "not_found");
+    });
+    it("400 for a bad page size or filter", async () => {
+      await expectError(await fx.api("GET", "/api/targets?limit=0", undefined, auth), 400, "invalid_request", /limit/);
+      await expectError(await fx.api("GET", "/api/targets?kind=fax", undefined, auth), 400, "invalid_request", /kind/);
+    });
+  });
+
+  it("GET /api/health is 200 when the store answers and 503 when it does not", async () => {
+    const ok = await fx.api("GET", "/api/health");
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.status, "ok");
+    sinon.stub(fx.store, "ping").rejects(new Error("store down"));
+    const down = await fx.api("GET", "/api/health");
+    assert.equal(down.status, 503);
+    assert.equal(down.body.error.code, "store_unavailable");
+  });
+
+  it("GET /api/targets pages and filters the registry with totals", async () => {
+    await installEverywhere(fx);
+    const all = await fx.api("GET", "/api/targets?limit=2", undefined, auth);
+    assert.equal(all.status, 200);
+    assert.equal(all.body.total, 4);
+    assert.equal(all.body.items.length, 2);
+    const rest = await fx.api("GET", `/api/targets?limit=2&cursor=${encodeURIComponent(all.body.cursor)}`, undefined, auth);
+    const keys = new Set([...all.body.items, ...rest.body.items].map((t: { key: string }) => t.key));
+    assert.equal(keys.size, 4);
+    const personal = await fx.api("GET", "/api/targets?kind=personal", undefined, auth);
+    assert.equal(personal.body.total, 2);
+    assert.ok(personal.body.items.every((t: { kind: string }) => t.kind === "personal"));
+    assert.ok(!("reference" in personal.body.items[0]), "internals are not exposed");
+  });
+
+  it("serves an OpenAPI description of the API", async () => {
+    const res = await fx.api("GET", "/api/openapi.json");
+    assert.equal(res.status, 200);
+    assert.equal(res.body.openapi, "3.1.0");
+    assert.ok(res.body.paths["/api/notifications"].post);
+    assert.ok(res.body.components.schemas.NotificationRequest.properties.audience);
+  });
+});
+
+describe("HTTP API without HERALD_API_KEY (local mode)", () => {
+  let fx: HeraldFixture;
+  before(async () => {
+    fx = await startHerald();
+  });
+  after(async () => fx.stop());
+
+  it("accepts loopback callers without a key", async () => {
+    const res = await fx.api("GET", "/api/notifications");
+    assert.equal(res.status, 200);
+  });
+
+  it("refuses callers that are not on loopback", async function () {
+    const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
+    if (!external) return this.skip(); // no non-loopback interface on this machine to call from
+    const port = new URL(fx.url).port;
+    const res = await fetch(`http://${external.address}:${port}/api/notifications`).catch(() => undefined);
+    if (!res) return this.skip(); // the server listens on loopback only here
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "unauthorized");
+  });
+});

@@ -1,0 +1,4 @@
+import { MemoryStore } from "../../src/store/memory";
+import { describeStoreContract } from "./contract";
+
+describeStoreContract("memory", async () => new MemoryStore());
