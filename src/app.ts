@@ -19,6 +19,7 @@ import { BotFrameworkConnector } from "./delivery/teams-connector";
 import { openStore, parseStoreSpec } from "./store/open";
 import type { HeraldStore, Target } from "./store/types";
 import { startSchedules, type RunningSchedules } from "./triggers/start-schedules";
+import { createGraphAppInstaller } from "./graph/create-installer";
 
 /** Teams' public Bot Connector endpoint, for chats created through Graph before any activity named one. */
 export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/";
@@ -66,7 +67,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   const audiences = new AudienceResolver({
     store,
     teamChannels,
-    installer: overrides.installer,
+    installer: overrides.installer ?? graphInstaller(config, logger),
     defaultTenantId: config.graph.tenantId || config.botTenantId || undefined,
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
@@ -100,10 +101,21 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       return `http://127.0.0.1:${port}`;
     },
     async stop() {
-      schedules?.stop();
+      await schedules?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.stop();
       await store.close();
     },
   };
+}
+
+/** Proactive install through Graph is on when the app's catalog id is configured. */
+function graphInstaller(config: HeraldConfig, logger: Logger): PersonalChatInstaller | undefined {
+  if (!config.graph.teamsAppCatalogId) return undefined;
+  return createGraphAppInstaller({
+    ...config.graph,
+    teamsAppId: config.graph.teamsAppCatalogId,
+    externalAppId: config.graph.teamsAppId,
+    graphBaseUrl: config.graph.baseUrl,
+  }, logger);
 }

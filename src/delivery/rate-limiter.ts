@@ -25,6 +25,8 @@ export interface RateWindow {
   limit: number;
   /** Window length in ms. */
   ms: number;
+  /** Overrides the limiter's safety margin for this window (0 for Herald's own smoothing windows). */
+  marginMs?: number;
 }
 
 export interface RateKey {
@@ -34,11 +36,11 @@ export interface RateKey {
 }
 
 export interface AimdOptions {
-  /** Multiplier applied to a key's budget on each 429. Default 0.5. */
+  /** Multiplier applied to a key's budget on each 429. Default 0.9. */
   decrease: number;
   /** Lowest factor the budget can fall to. Default 0.1. */
   minFactor: number;
-  /** Fraction of the full budget regained per `recoverStepMs`. Default 0.1. */
+  /** Fraction of the full budget regained per `recoverStepMs`. Default 0.05 (one 429 costs ~2 s at 90-95%). */
   recoverPerStep: number;
   /** Default 1000 ms (scale it with the windows in tests). */
   recoverStepMs: number;
@@ -46,7 +48,7 @@ export interface AimdOptions {
 
 export interface RateLimiterOptions {
   policies: Record<string, RateWindow[]>;
-  /** Margin added to a window: max(minMarginMs, ms × marginFraction). Defaults 2 ms and 0.01. */
+  /** Margin added to a window: max(minMarginMs, ms × marginFraction). Defaults 3 ms and 0.01. */
   minMarginMs?: number;
   marginFraction?: number;
   aimd?: Partial<AimdOptions>;
@@ -65,7 +67,7 @@ interface KeyState {
   factorAt: number;
 }
 
-const DEFAULT_AIMD: AimdOptions = { decrease: 0.5, minFactor: 0.1, recoverPerStep: 0.1, recoverStepMs: 1000 };
+const DEFAULT_AIMD: AimdOptions = { decrease: 0.9, minFactor: 0.1, recoverPerStep: 0.05, recoverStepMs: 1000 };
 
 export class RateLimiter {
   private readonly keys = new Map<string, KeyState>();
@@ -83,7 +85,7 @@ export class RateLimiter {
         if (!(w.limit >= 1 && w.ms > 0)) throw new Error(`rate policy ${name}: a window needs limit >= 1 and ms > 0`);
       }
     }
-    this.minMarginMs = options.minMarginMs ?? 2;
+    this.minMarginMs = options.minMarginMs ?? 3;
     this.marginFraction = options.marginFraction ?? 0.01;
     this.aimd = { ...DEFAULT_AIMD, ...options.aimd };
     this.sweepEveryMs = options.sweepEveryMs ?? 60_000;
@@ -151,11 +153,13 @@ export class RateLimiter {
     const n = state.times.length - state.head;
     const factor = this.factor(state, now);
     for (const w of state.windows) {
+      // A slowed budget keeps the window's rate: fewer requests per window, or (once that reaches 1) a longer window.
       const limit = Math.max(1, Math.floor(w.limit * factor));
+      const ms = factor < 1 ? (w.ms * limit) / (w.limit * factor) : w.ms;
       if (n < limit) continue;
       // The window is full while the limit-th most recent request is inside it; it frees when that one leaves.
       const lth = state.times[state.head + n - limit];
-      at = Math.max(at, lth + w.ms + this.margin(w));
+      at = Math.max(at, lth + ms + this.margin(w));
     }
     return at;
   }
@@ -167,12 +171,15 @@ export class RateLimiter {
   }
 
   private margin(w: RateWindow): number {
+    if (w.marginMs !== undefined) return w.marginMs;
     return Math.max(this.minMarginMs, w.ms * this.marginFraction);
   }
 
   private prune(state: KeyState, now: number): void {
     let longest = 0;
-    for (const w of state.windows) longest = Math.max(longest, w.ms + this.margin(w));
+    // A slowed key's windows stretch by up to 1/minFactor; keep enough history for that.
+    const stretch = state.factor < 1 ? 1 / this.aimd.minFactor : 1;
+    for (const w of state.windows) longest = Math.max(longest, w.ms * stretch + this.margin(w));
     const cutoff = now - longest;
     while (state.head < state.times.length && state.times[state.head] <= cutoff) state.head++;
     // Compact once the dead prefix dominates, so memory stays proportional to live entries.

@@ -4,21 +4,18 @@
  * and records every delivered activity. See docs/emulator.md.
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import type { Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { ConnectorLimits, type LimitedRoute } from "./connector-limits";
 import { handleControl } from "./control-api";
 import { FaultInjector, baseThreadId, seededRandom } from "./faults";
 import { BodyError, errorReply, pathSegments, readJsonBody, splitUrl, writeReply, type Reply } from "./http-util";
+import { memberReply, pagedMembersReply } from "./roster-paging";
 import { TenantDirectory } from "./tenant-directory";
 import type {
   DeliveredActivity, EmulatorOptions, EmulatorStats, FaultRoute, FaultRule, KnownConversation, SeededTenant, TenantSpec,
 } from "./types";
 
-/** Microsoft's documented default page size for pagedmembers; requests are clamped to 50..500. */
-export const DEFAULT_MEMBERS_PAGE_SIZE = 200;
-export const MIN_MEMBERS_PAGE_SIZE = 50;
-export const MAX_MEMBERS_PAGE_SIZE = 500;
+export { DEFAULT_MEMBERS_PAGE_SIZE, MAX_MEMBERS_PAGE_SIZE, MIN_MEMBERS_PAGE_SIZE } from "./roster-paging";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -288,10 +285,10 @@ export class ConnectorEmulator {
         return { ...members, commit: () => ({ status: 200, body: this.directory.members(conv!) }) };
       }
       if (seg[2] === "members" && seg.length === 4) {
-        return { ...members, userId: seg[3], commit: () => this.member(conv!, seg[3]) };
+        return { ...members, userId: seg[3], commit: () => memberReply(this.directory.members(conv!), seg[3]) };
       }
       if (seg[2] === "pagedmembers" && seg.length === 3) {
-        return { ...members, commit: () => this.pagedMembers(conv!, query) };
+        return { ...members, commit: () => pagedMembersReply(this.directory.members(conv!), query) };
       }
       return undefined;
     }
@@ -393,33 +390,6 @@ export class ConnectorEmulator {
       if (activity && this.recordActivities) entry.activity = activity;
     }
     return { status: 200, body: { id: activityId } };
-  }
-
-  private member(conv: KnownConversation, userId: string): Reply {
-    const found = this.directory.members(conv).find((m) => m.id === userId || m.aadObjectId === userId);
-    return found
-      ? { status: 200, body: found }
-      : errorReply(404, "MemberNotFoundInConversation", "The member is not part of the conversation.");
-  }
-
-  private pagedMembers(conv: KnownConversation, query: URLSearchParams): Reply {
-    const requested = Number(query.get("pageSize") ?? NaN);
-    const pageSize = Number.isFinite(requested) && requested > 0
-      ? Math.min(MAX_MEMBERS_PAGE_SIZE, Math.max(MIN_MEMBERS_PAGE_SIZE, Math.floor(requested)))
-      : DEFAULT_MEMBERS_PAGE_SIZE;
-    const token = query.get("continuationToken");
-    let offset = 0;
-    if (token) {
-      const decoded = /^o:(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"));
-      if (!decoded) return errorReply(400, "BadArgument", "Invalid continuation token.");
-      offset = Number(decoded[1]);
-    }
-    const all = this.directory.members(conv);
-    const members = all.slice(offset, offset + pageSize);
-    const next = offset + pageSize;
-    const body: Json = { members };
-    if (next < all.length) body.continuationToken = Buffer.from(`o:${next}`).toString("base64url");
-    return { status: 200, body };
   }
 
   /** Epoch-millisecond-looking ids, like Teams message ids; unique for the emulator's lifetime. */

@@ -1,5 +1,6 @@
 /** Public surface of the Teams Bot Connector emulator and activity driver. */
-export { ConnectorEmulator, DEFAULT_MEMBERS_PAGE_SIZE, MAX_MEMBERS_PAGE_SIZE, MIN_MEMBERS_PAGE_SIZE } from "./connector-emulator";
+export { ConnectorEmulator } from "./connector-emulator";
+export { DEFAULT_MEMBERS_PAGE_SIZE, MAX_MEMBERS_PAGE_SIZE, MIN_MEMBERS_PAGE_SIZE } from "./roster-paging";
 export { ActivityDriver, DEFAULT_BOT_ID, type ActivityDriverOptions, type MessageOptions, type PostResult } from "./activity-driver";
 export { seedTenant, personalConversationIdFor, deterministicGuid } from "./seed";
 export { baseThreadId } from "./faults";

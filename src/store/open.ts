@@ -117,11 +117,12 @@ function invalid(raw: string, why?: string): Error {
   );
 }
 
-/** Hides account keys and SAS signatures, so an error or a log line never carries them. */
+/** Hides account keys, SAS signatures and URL passwords, so an error or a log line never carries them. */
 export function redactStoreValue(value: string): string {
   const redacted = value
     .replace(/(AccountKey\s*=)[^;]*/gi, "$1[redacted]")
     .replace(/(SharedAccessSignature\s*=)[^;]*/gi, "$1[redacted]")
-    .replace(/([?&]sig=)[^&;]*/gi, "$1[redacted]");
+    .replace(/([?&]sig=)[^&;]*/gi, "$1[redacted]")
+    .replace(/(\/\/)[^/@\s]+@/g, "$1[redacted]@");
   return redacted.length > 300 ? `${redacted.slice(0, 300)}…` : redacted;
 }

@@ -141,6 +141,20 @@ export function describeStoreContract(
         assert.equal(stored?.goneReason, undefined);
       });
 
+      it("upsert ignores store-owned fields passed along with the input (a spread Target)", async function () {
+        const input = targetInput(randomUUID(), "a:1spread", "personal", { at: "2026-01-01T00:00:00.000Z" });
+        await store.targets.upsert(input);
+        await store.targets.markGone(input.key, "uninstalled", "2026-01-02T00:00:00.000Z");
+        const gone = (await store.targets.get(input.key))!;
+        const { target } = await store.targets.upsert({ ...gone, installedAt: "1999-01-01T00:00:00.000Z", name: "back", at: "2026-01-03T00:00:00.000Z" } as TargetInput);
+        assert.equal(target.status, "active");
+        assert.equal(target.goneReason, undefined);
+        assert.equal(target.installedAt, "2026-01-01T00:00:00.000Z");
+        assert.equal(target.updatedAt, "2026-01-03T00:00:00.000Z");
+        assert.equal(target.name, "back");
+        assert.deepEqual(stripUndefined(await store.targets.get(input.key)), stripUndefined(target));
+      });
+
       it("markGone without `at` stamps now; markGone of an unknown key is a no-op returning false", async function () {
         const input = targetInput(randomUUID(), "a:1gonenow", "personal");
         await store.targets.upsert(input);

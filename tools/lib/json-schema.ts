@@ -4,14 +4,18 @@ import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import AjvDraft04 from "ajv-draft-04";
 import addFormats from "ajv-formats";
 
-/** An Ajv validator for a JSON schema of either draft-04 (Teams manifest) or draft-07 (Teams Toolkit YAML). */
-export function compileSchema(schema: Record<string, unknown>): ValidateFunction {
+/** An Ajv instance for a JSON schema of either draft-04 (Teams manifest) or draft-07 (Teams Toolkit YAML). */
+export function ajvFor(schema: Record<string, unknown>): Ajv | AjvDraft04 {
   const draft04 = typeof schema.$schema === "string" && schema.$schema.includes("draft-04");
-  // Microsoft's schemas use a few keywords Ajv's strict mode rejects (e.g. "deprecationMessage"); they are not ours.
+  // Microsoft's schemas use keywords Ajv's strict mode rejects (e.g. "deprecationMessage"); they are not ours to fix.
   const options = { strict: false, allErrors: true };
   const ajv = draft04 ? new AjvDraft04(options) : new Ajv(options);
   addFormats(ajv);
-  return ajv.compile(schema);
+  return ajv;
+}
+
+export function compileSchema(schema: Record<string, unknown>): ValidateFunction {
+  return ajvFor(schema).compile(schema);
 }
 
 export function readJsonFile(file: string): Record<string, unknown> {

@@ -39,13 +39,7 @@ const scheduleSchema = z.object({
 
 const documentSchema = z.object({
   schedules: z.array(scheduleSchema, { error: "schedules must be a list" }),
-}, { error: 'the file must hold an object: {"schedules": [...]}' }).strict().superRefine((document, ctx) => {
-  const seen = new Set<string>();
-  document.schedules.forEach((schedule, index) => {
-    if (seen.has(schedule.id)) ctx.addIssue({ code: "custom", path: ["schedules", index, "id"], message: `id "${schedule.id}" is used by more than one schedule` });
-    seen.add(schedule.id);
-  });
-});
+}, { error: 'the file must hold an object: {"schedules": [...]}' }).strict();
 
 export type ScheduleDefinition = z.infer<typeof scheduleSchema>;
 
@@ -62,8 +56,25 @@ export class ScheduleConfigError extends Error {
  */
 export function parseSchedules(document: unknown, source = "schedules"): ScheduleDefinition[] {
   const result = documentSchema.safeParse(document);
-  if (result.success) return result.data.schedules;
-  throw new ScheduleConfigError(source, result.error.issues.map((issue) => describeIssue(issue, document)));
+  const problems = result.success ? [] : result.error.issues.map((issue) => describeIssue(issue, document));
+  // Outside zod, so that duplicates are reported together with every other problem.
+  problems.push(...duplicateIds(document).map((id) => `schedule "${id}": id: id "${id}" is used by more than one schedule`));
+  if (problems.length || !result.success) throw new ScheduleConfigError(source, problems);
+  return result.data.schedules;
+}
+
+function duplicateIds(document: unknown): string[] {
+  const schedules = (document as { schedules?: unknown } | undefined)?.schedules;
+  if (!Array.isArray(schedules)) return [];
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const schedule of schedules) {
+    const id = (schedule as { id?: unknown } | undefined)?.id;
+    if (typeof id !== "string") continue;
+    if (seen.has(id)) duplicates.add(id);
+    seen.add(id);
+  }
+  return [...duplicates];
 }
 
 /** Reads and validates a `.json`, `.yaml` or `.yml` schedules file. */

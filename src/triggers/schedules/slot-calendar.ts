@@ -2,29 +2,26 @@
  * Calendar arithmetic for one cron pattern in one time zone: which instants ("slots") it names. No timers —
  * the scheduler uses this to work out which slot a croner wake-up (or a catch-up) belongs to.
  */
-import { Cron } from "croner";
-
-const NICKNAMES = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"]);
+import { Cron, type CronOptions } from "croner";
 
 /**
- * Why `pattern` is not an acceptable schedule, or undefined when it is. Herald takes classic five-field
- * cron (minute hour day-of-month month day-of-week) or a nickname such as "@daily"; croner's optional
- * seconds field and its "?" (= "the time Herald started") are refused because a notification schedule
- * that depends on them is almost certainly a mistake.
+ * How Herald reads every pattern, for the timers and for this arithmetic alike:
+ * - classic five fields (minute hour day-of-month month day-of-week) or a nickname such as "@daily" —
+ *   croner's optional seconds and year fields are refused, a notification schedule does not need them;
+ * - DST: a job whose minute and hour fields have no wildcard or step ("30 2 * * *", "0 9,17 * * *") is a
+ *   fixed-time job: in a spring-forward gap it runs at the first valid time after the gap, and when a time
+ *   occurs twice (fall-back) it runs once, at the first occurrence. Other jobs ("*\/15 * * * *") are
+ *   interval jobs: they skip times in the gap and run on both occurrences of a repeated time. (croner's
+ *   "no-wildcard" rule, close to Vixie cron.)
  */
+export const CRON_OPTIONS = { mode: "5-part", fixedTimeRule: "no-wildcard" } as const satisfies CronOptions;
+
+/** Why `pattern` is not an acceptable schedule, or undefined when it is. */
 export function cronPatternProblem(pattern: string): string | undefined {
-  const trimmed = pattern.trim();
-  if (!trimmed) return "cron must not be empty";
-  if (trimmed.startsWith("@")) {
-    if (!NICKNAMES.has(trimmed.toLowerCase())) return `cron "${pattern}" is not a known nickname (${[...NICKNAMES].join(", ")})`;
-  } else {
-    const fields = trimmed.split(/\s+/).length;
-    if (fields !== 5) return `cron "${pattern}" has ${fields} fields; use five: minute hour day-of-month month day-of-week`;
-    if (trimmed.includes("?")) return `cron "${pattern}" uses "?", which croner replaces with the start time; write the value out`;
-  }
+  if (!pattern.trim()) return "cron must not be empty";
   let cron: Cron;
   try {
-    cron = new Cron(trimmed, { paused: true });
+    cron = new Cron(pattern.trim(), { ...CRON_OPTIONS, paused: true });
   } catch (error) {
     return `cron "${pattern}" is not valid (${error instanceof Error ? error.message.replace(/^CronPattern: /, "") : String(error)})`;
   }
@@ -38,7 +35,7 @@ export class SlotCalendar {
   /** `pattern` must have passed `cronPatternProblem`; `timeZone` must be a valid IANA zone. */
   constructor(readonly pattern: string, readonly timeZone: string) {
     // No function is attached, so croner never arms a timer for this instance: it is pure arithmetic.
-    this.cron = new Cron(pattern.trim(), { timezone: timeZone, paused: true });
+    this.cron = new Cron(pattern.trim(), { ...CRON_OPTIONS, timezone: timeZone, paused: true });
   }
 
   /** The first slot strictly after `after`. */
@@ -48,14 +45,9 @@ export class SlotCalendar {
 
   /** The latest slot in [notBefore, notAfter], or undefined when the window holds none. */
   latest(notBefore: Date, notAfter: Date): Date | undefined {
-    let found: Date | undefined;
-    // croner answers "strictly after", and slots fall on whole seconds, so step back 1 ms to include notBefore.
-    let cursor = new Date(notBefore.getTime() - 1);
-    for (;;) {
-      const next = this.cron.nextRun(cursor);
-      if (!next || next.getTime() > notAfter.getTime()) return found;
-      found = next;
-      cursor = next;
-    }
+    // croner answers "strictly before, or earlier in the same second", and slots fall on whole seconds:
+    // asking from 1 ms later makes a slot exactly at `notAfter` count.
+    const [previous] = this.cron.previousRuns(1, new Date(notAfter.getTime() + 1));
+    return previous && previous.getTime() >= notBefore.getTime() ? previous : undefined;
   }
 }

@@ -1,0 +1,69 @@
+/**
+ * Herald's command line: `npm run herald -- <command>` (after `npm run build`).
+ *
+ *   targets ...              list the registry (see targets-command.ts)
+ *   import-teamsfx <file>    import a TeamsFx .notification.localstore.json
+ *   install --users ...      install Herald for people through Microsoft Graph
+ *
+ * It reads the same environment as the bot (HERALD_STORE etc.), so it works on the same store.
+ */
+import { ConfigError, loadConfig } from "../config";
+import { createLogger } from "../logger";
+import { openStore, parseStoreSpec } from "../store/open";
+import { importTeamsFxStore } from "../store/teamsfx-import";
+import { createGraphAppInstaller, runInstallCommand } from "./install-command";
+import { runTargetsCommand } from "./targets-command";
+
+const USAGE = `usage: npm run herald -- <command>
+  targets [--kind K] [--tenant ID] [--status active|gone] [--team ID] [--limit N] [--json]
+  import-teamsfx <path to .notification.localstore.json>
+  install --users <aad-id-or-upn>[,...] [--file users.txt]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const out = (line: string) => console.log(line);
+  if (!command || command === "help" || command === "--help") {
+    out(USAGE);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig();
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? "warn" });
+
+  if (command === "install") {
+    const installer = createGraphAppInstaller({
+      ...config.graph,
+      teamsAppId: config.graph.teamsAppCatalogId ?? "",
+      externalAppId: config.graph.teamsAppId,
+      graphBaseUrl: config.graph.baseUrl,
+    }, logger);
+    return runInstallCommand(args, { installer, logger, out });
+  }
+
+  const store = await openStore(parseStoreSpec(config.store, config.tablePrefix), logger);
+  try {
+    switch (command) {
+      case "targets":
+        return await runTargetsCommand(args, store, out);
+      case "import-teamsfx": {
+        if (!args[0]) throw new Error("import-teamsfx needs the path of a .notification.localstore.json");
+        const result = await importTeamsFxStore(args[0], store, logger);
+        out(`imported ${result.imported}, updated ${result.updated}, unchanged ${result.unchanged}, skipped ${result.skipped.length}`);
+        for (const skip of result.skipped) out(`  skipped ${skip.key}: ${skip.reason}`);
+        return 0;
+      }
+      default:
+        out(`unknown command "${command}"\n${USAGE}`);
+        return 2;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`herald: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,199 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AZURE_APP_SETTINGS } from "../../src/config";
+import { appSettingNames, objectKeys, parseBicep, type BicepFile } from "../lib/bicep";
+import { readEnvironmentFile } from "../lib/env-file";
+import { placeholderNames } from "../lib/placeholders";
+import { relativeToRoot } from "../lib/repo-root";
+import {
+  environmentsServedBy,
+  LIFECYCLES,
+  readTeamsappYaml,
+  stepsOf,
+  variablesWrittenByActions,
+  type TeamsappStep,
+} from "../lib/teamsapp-yaml";
+import type { Problem } from "./problem";
+
+const TEAMSAPP_YML = "teamsapp.yml";
+const DEFAULT_TEMPLATE = { template: "infra/azure.bicep", parameters: "infra/azure.parameters.json" };
+
+/** Variables Teams Toolkit sets itself during provision, so no template has to output them. */
+const TOOLKIT_VARIABLES = new Set([
+  "TEAMSFX_ENV",
+  "AZURE_SUBSCRIPTION_ID",
+  "AZURE_RESOURCE_GROUP_NAME",
+  "RESOURCE_SUFFIX",
+  "TEAMS_APP_TENANT_ID",
+]);
+
+function bicepFilesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return bicepFilesUnder(full);
+    return entry.name.endsWith(".bicep") ? [full] : [];
+  });
+}
+
+function armDeploySteps(data: Record<string, unknown> | undefined): { index: number; step: TeamsappStep }[] {
+  return stepsOf(data, "provision")
+    .map((step, index) => ({ index, step }))
+    .filter(({ step }) => step.uses === "arm/deploy");
+}
+
+/** The Bicep templates (and parameter files) teamsapp.yml deploys, relative to the root. */
+function deployedTemplates(data: Record<string, unknown> | undefined): { template: string; parameters?: string }[] {
+  const templates = armDeploySteps(data).flatMap(({ step }) => {
+    const list = (step.with as { templates?: unknown } | undefined)?.templates;
+    return Array.isArray(list) ? (list as { path?: unknown; parameters?: unknown }[]) : [];
+  });
+  const normalise = (file: string) => path.posix.normalize(file.replace(/\\/g, "/"));
+  return templates
+    .filter((entry) => typeof entry?.path === "string" && entry.path.endsWith(".bicep"))
+    .map((entry) => ({
+      template: normalise(entry.path as string),
+      parameters: typeof entry.parameters === "string" ? normalise(entry.parameters) : undefined,
+    }));
+}
+
+/**
+ * The `${{VAR}}`s teamsapp.yml reads after its first arm/deploy (later provision steps, deploy, publish, and the
+ * manifest those steps package) that nothing but a template output can supply.
+ */
+function variablesExpectedFromOutputs(root: string, data: Record<string, unknown>): string[] {
+  const firstArmDeploy = armDeploySteps(data)[0]?.index;
+  if (firstArmDeploy === undefined) return [];
+  const later = [
+    ...stepsOf(data, "provision").slice(firstArmDeploy + 1),
+    ...LIFECYCLES.filter((lifecycle) => lifecycle !== "provision").flatMap((lifecycle) => stepsOf(data, lifecycle)),
+  ];
+  const read = new Set<string>();
+  for (const step of later) {
+    placeholderNames(JSON.stringify(step)).forEach((name) => read.add(name));
+    const manifestPath = (step.with as { manifestPath?: unknown } | undefined)?.manifestPath;
+    if (typeof manifestPath === "string" && fs.existsSync(path.join(root, manifestPath))) {
+      placeholderNames(fs.readFileSync(path.join(root, manifestPath), "utf8")).forEach((name) => read.add(name));
+    }
+  }
+  const written = variablesWrittenByActions(data);
+  const envFiles = environmentsServedBy(root, TEAMSAPP_YML).map((env) => readEnvironmentFile(root, env) ?? {});
+  const setInEveryEnv = (name: string) => envFiles.length > 0 && envFiles.every((values) => !!values[name]);
+  return [...read].filter(
+    (name) => !TOOLKIT_VARIABLES.has(name) && !name.startsWith("SECRET_") && !written.has(name) && !setInEveryEnv(name),
+  );
+}
+
+/**
+ * Bicep under infra/: syntax (tree-sitter-bicep), parameters vs infra/azure.parameters.json, modules' parameters,
+ * the outputs teamsapp.yml relies on, and the Web App app settings Herald reads in Azure (src/config.ts).
+ */
+export function checkBicep(root: string, requiredAppSettings: readonly string[] = AZURE_APP_SETTINGS): Problem[] {
+  const problems: Problem[] = [];
+  const parsed = new Map<string, BicepFile>();
+  for (const file of bicepFilesUnder(path.join(root, "infra"))) {
+    const relative = relativeToRoot(root, file);
+    const bicep = parseBicep(fs.readFileSync(file, "utf8"));
+    parsed.set(relative, bicep);
+    for (const error of bicep.syntaxErrors.slice(0, 5)) {
+      problems.push({ file: relative, message: `line ${error.line}, column ${error.column}: syntax error: ${error.message}` });
+    }
+  }
+
+  const yml = fs.existsSync(path.join(root, TEAMSAPP_YML)) ? readTeamsappYaml(root, TEAMSAPP_YML).data : undefined;
+  const templates = yml ? deployedTemplates(yml) : [DEFAULT_TEMPLATE];
+  if (yml && !templates.length) {
+    problems.push({ file: TEAMSAPP_YML, message: "provision has no arm/deploy step deploying a .bicep template" });
+  }
+
+  for (const { template, parameters } of templates) {
+    const bicep = parsed.get(template);
+    if (!bicep) {
+      problems.push({ file: yml ? TEAMSAPP_YML : template, message: `arm/deploy template ${template} not found under infra/` });
+      continue;
+    }
+    if (parameters) problems.push(...checkParameterFile(root, template, bicep, parameters));
+    if (yml) {
+      const outputs = new Set(bicep.outputs.map((name) => name.toUpperCase())); // the toolkit upper-cases output names
+      for (const name of variablesExpectedFromOutputs(root, yml)) {
+        if (outputs.has(name)) continue;
+        problems.push({
+          file: template,
+          message: `${TEAMSAPP_YML} reads \${{${name}}} after arm/deploy, but ${template} has no output '${name}' (and no env file of ${TEAMSAPP_YML} sets it)`,
+        });
+      }
+    }
+  }
+
+  for (const [file, bicep] of parsed) problems.push(...checkModules(file, bicep, parsed));
+
+  const webApps = [...parsed].flatMap(([file, bicep]) =>
+    bicep.resources.filter((resource) => resource.type.startsWith("Microsoft.Web/sites@")).map((resource) => ({ file, resource })),
+  );
+  if (!webApps.length) {
+    problems.push({ file: templates[0]?.template ?? DEFAULT_TEMPLATE.template, message: "declares no Web App (Microsoft.Web/sites) to run Herald" });
+  }
+  for (const { file, resource } of webApps) {
+    const settings = new Set(resource.body ? appSettingNames(resource.body) : []);
+    for (const name of requiredAppSettings) {
+      if (!settings.has(name)) {
+        problems.push({
+          file,
+          message: `the Web App '${resource.symbol}' (line ${resource.line}) does not set app setting '${name}', which Herald reads in Azure (AZURE_APP_SETTINGS in src/config.ts)`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function checkParameterFile(root: string, template: string, bicep: BicepFile, parametersFile: string): Problem[] {
+  const problems: Problem[] = [];
+  let given: string[];
+  try {
+    const json = JSON.parse(fs.readFileSync(path.join(root, parametersFile), "utf8")) as { parameters?: Record<string, unknown> };
+    given = Object.keys(json.parameters ?? {});
+  } catch (error) {
+    const reason = fs.existsSync(path.join(root, parametersFile)) ? `is not valid JSON: ${(error as Error).message}` : "file not found";
+    return [{ file: parametersFile, message: reason }];
+  }
+  const declared = new Map(bicep.params.map((param) => [param.name, param]));
+  for (const name of given) {
+    if (!declared.has(name)) problems.push({ file: parametersFile, message: `parameter '${name}' is not declared in ${template}` });
+  }
+  for (const param of bicep.params) {
+    if (!param.hasDefault && !given.includes(param.name)) {
+      problems.push({
+        file: template,
+        message: `parameter '${param.name}' (line ${param.line}) has no default value and ${parametersFile} does not give it`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Each module's file exists, and its `params:` give every parameter without a default and nothing undeclared. */
+function checkModules(file: string, bicep: BicepFile, parsed: Map<string, BicepFile>): Problem[] {
+  const problems: Problem[] = [];
+  for (const module of bicep.modules) {
+    const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), module.path));
+    const moduleFile = parsed.get(target);
+    if (!moduleFile) {
+      problems.push({ file, message: `module '${module.symbol}' (line ${module.line}) refers to ${module.path}, which does not exist` });
+      continue;
+    }
+    const given = (module.body && objectKeys(module.body, "params")) ?? [];
+    const declared = new Set(moduleFile.params.map((param) => param.name));
+    for (const name of given) {
+      if (!declared.has(name)) {
+        problems.push({ file, message: `module '${module.symbol}' (line ${module.line}) passes '${name}', which ${target} does not declare` });
+      }
+    }
+    for (const param of moduleFile.params) {
+      if (!param.hasDefault && !given.includes(param.name)) {
+        problems.push({ file, message: `module '${module.symbol}' (line ${module.line}) does not pass '${param.name}', which ${target} requires` });
+      }
+    }
+  }
+  return problems;
+}
