@@ -1,5 +1,5 @@
 /**
- * Storage benchmark: how fast a backend takes installs, pages an audience and finds a person.
+ * Storage benchmark: how fast a backend takes installs, pages an audience, finds a person and stores a job.
  *
  *   npx tsx bench/store-bench.ts            # SQLite (temp file) and memory, 100,000 targets/members
  *   npx tsx bench/store-bench.ts 20000      # smaller n
@@ -72,6 +72,33 @@ export async function benchStore(label: string, store: HeraldStore, n = 100_000)
   timings.sort();
   results.lookupMeanMs = round(timings.reduce((a, b) => a + b, 0) / LOOKUPS, 4);
   results.lookupP99Ms = round(timings[Math.floor(LOOKUPS * 0.99)]!, 4);
+
+  // 4. A job to all n: one createJob, then claim every pending delivery in seq order, 500 at a time.
+  const jobId = randomUUID();
+  const deliveries = Array.from({ length: n }, (_, i) => {
+    const conversationId = `a:1${i.toString(36)}-${jobId.slice(0, 8)}`;
+    return { recipientKey: targetKey(tenantId, conversationId), recipient: { tenantId, serviceUrl: SERVICE_URL, conversationId, userId: `29:1user-${i}` } };
+  });
+  started = performance.now();
+  await store.jobs.createJob(
+    { id: jobId, status: "queued", content: { title: "Bench", text: "bench" }, audience: { tenantId }, triggeredBy: "bench", createdAt: new Date().toISOString() },
+    deliveries,
+  );
+  results.createJobMs = round(performance.now() - started);
+  started = performance.now();
+  let claimed = 0;
+  let afterSeq = -1;
+  for (;;) {
+    const batch = await store.jobs.listDeliveriesByStatus(jobId, ["pending"], 500, afterSeq);
+    if (batch.length === 0) break;
+    claimed += batch.length;
+    afterSeq = batch[batch.length - 1]!.seq;
+  }
+  results.walkPendingMs = round(performance.now() - started);
+  if (claimed !== n) throw new Error(`${label}: walked ${claimed} pending deliveries, expected ${n}`);
+  started = performance.now();
+  await store.jobs.counts(jobId);
+  results.countsMs = round(performance.now() - started, 2);
 
   results.rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
   return results;

@@ -29,6 +29,9 @@ param heraldApiKey string
 @description('The Teams app id (manifest id), for installing Herald for users through Microsoft Graph.')
 param teamsAppId string = ''
 
+@description('Herald\'s id in the org app catalog (written by `teamsapp publish`); enables installs through Graph.')
+param teamsAppCatalogId string = ''
+
 @description('Herald\'s log level (pino): trace, debug, info, warn, error or fatal.')
 param logLevel string = 'info'
 
@@ -195,6 +198,10 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'TEAMS_APP_ID'
           value: teamsAppId
+        }
+        {
+          name: 'TEAMS_APP_CATALOG_ID'
+          value: teamsAppCatalogId
         }
         {
           name: 'LOG_LEVEL'

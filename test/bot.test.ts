@@ -151,7 +151,7 @@ describe("bot: install capture, welcome and commands (through the connector emul
     const user = fx.tenant.users[5];
     sinon.stub(fx.store.preferences, "optOut").rejects(new Error("disk on fire at /secret/path"));
     await fx.driver.message(user, user, "stop");
-    const reply = await eventually(() => posted(user.personalConversationId).at(-1), "an apology");
+    const reply = (await eventually(() => posted(user.personalConversationId).at(-1), "an apology"))!;
     assert.match(reply, /Sorry, something went wrong/);
     assert.doesNotMatch(reply, /disk on fire|secret|at .*\.ts/);
   });

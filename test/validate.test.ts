@@ -225,6 +225,11 @@ describe("npm run validate", () => {
       assertProblem(checkBicep(dir), "infra/azure.bicep", "does not set app setting 'HERALD_STORE'");
     });
 
+    it("reports a parameters-file placeholder that an env file of teamsapp.yml does not define", () => {
+      edit(dir, "env/.env.dev", (text) => text.replace(/^TEAMS_APP_PUBLISHED_APP_ID=\n/m, ""));
+      assertProblem(checkBicep(dir), "infra/azure.parameters.json", "${{TEAMS_APP_PUBLISHED_APP_ID}} is not defined in env/.env.dev");
+    });
+
     it("reports a module parameter the module requires but is not passed", () => {
       edit(dir, "infra/azure.bicep", (text) => text.replace(/^\s+identityTenantId: identity\.properties\.tenantId\n/m, ""));
       assertProblem(checkBicep(dir), "infra/azure.bicep", "module 'azureBotRegistration'", "does not pass 'identityTenantId'");

@@ -12,7 +12,7 @@ import type { NotificationRequest, TriggerMeta } from "./notification-request";
 
 export interface EngineControl {
   wake(jobId: string): void;
-  cancel(jobId: string): Promise<void>;
+  cancel(jobId: string): Promise<unknown>;
 }
 
 export class RequestError extends Error {

@@ -113,6 +113,7 @@ export function checkBicep(root: string, requiredAppSettings: readonly string[] 
       continue;
     }
     if (parameters) problems.push(...checkParameterFile(root, template, bicep, parameters));
+    if (parameters && yml) problems.push(...checkParameterPlaceholders(root, parameters, yml));
     if (yml) {
       const outputs = new Set(bicep.outputs.map((name) => name.toUpperCase())); // the toolkit upper-cases output names
       for (const name of variablesExpectedFromOutputs(root, yml)) {
@@ -167,6 +168,26 @@ function checkParameterFile(root: string, template: string, bicep: BicepFile, pa
         file: template,
         message: `parameter '${param.name}' (line ${param.line}) has no default value and ${parametersFile} does not give it`,
       });
+    }
+  }
+  return problems;
+}
+
+/** Every `${{VAR}}` of the parameters file is something provision can fill: an env file entry, a secret, an action's output. */
+function checkParameterPlaceholders(root: string, parametersFile: string, yml: Record<string, unknown>): Problem[] {
+  const file = path.join(root, parametersFile);
+  if (!fs.existsSync(file)) return [];
+  // Only what provision writes before arm/deploy exists when the parameters are filled in.
+  const firstArmDeploy = armDeploySteps(yml)[0]?.index ?? 0;
+  const written = variablesWrittenByActions({ provision: stepsOf(yml, "provision").slice(0, firstArmDeploy) });
+  const envs = environmentsServedBy(root, TEAMSAPP_YML);
+  const problems: Problem[] = [];
+  for (const name of placeholderNames(fs.readFileSync(file, "utf8"))) {
+    if (TOOLKIT_VARIABLES.has(name) || name.startsWith("SECRET_") || written.has(name)) continue;
+    for (const env of envs) {
+      if (!(name in (readEnvironmentFile(root, env) ?? {}))) {
+        problems.push({ file: parametersFile, message: `\${{${name}}} is not defined in env/.env.${env} (nor written by a ${TEAMSAPP_YML} provision step before arm/deploy)` });
+      }
     }
   }
   return problems;

@@ -27,7 +27,7 @@ export class AzureTargetStore implements TargetStore {
   constructor(private readonly table: TableClient) {}
 
   async upsert(input: TargetInput): Promise<{ target: Target; created: boolean }> {
-    const { at, ...fields } = input;
+    const { at, ...fields } = writable(input);
     const stamp = at ?? nowIso();
     const rowKey = encodeKey(input.key);
     return withOptimisticRetry(async () => {
@@ -47,7 +47,7 @@ export class AzureTargetStore implements TargetStore {
   }
 
   async insertIfAbsent(input: TargetInput): Promise<boolean> {
-    const { at, ...fields } = input;
+    const { at, ...fields } = writable(input);
     const stamp = at ?? nowIso();
     const target: Target = { ...(definedProps(fields) as Omit<TargetInput, "at">), installedAt: stamp, updatedAt: stamp, status: "active" };
     return createIfAbsent(this.table, toEntity(target));
@@ -92,6 +92,12 @@ export class AzureTargetStore implements TargetStore {
   async count(query: TargetQuery): Promise<number> {
     return countRows(this.table, filterFor(query));
   }
+}
+
+/** The caller's fields only: a spread Target's installedAt/updatedAt/status/gone* belong to the store. */
+function writable(input: TargetInput): TargetInput {
+  const { installedAt: _i, updatedAt: _u, status: _s, goneReason: _r, goneAt: _g, ...fields } = input as TargetInput & Partial<Target>;
+  return fields;
 }
 
 function filterFor(query: TargetQuery): string {

@@ -44,7 +44,7 @@ export class MemoryJobStore implements JobStore {
         recipientKey: d.recipientKey,
         seq: record.deliveries.length,
         status: d.status ?? "pending",
-        recipient: copy(d.recipient),
+        recipient: { ...d.recipient },
         attempts: 0,
         throttled: 0,
         updatedAt: input.createdAt,
@@ -113,7 +113,7 @@ export class MemoryJobStore implements JobStore {
     const out: Delivery[] = [];
     for (let seq = Math.max(0, (afterSeq ?? -1) + 1); seq < record.deliveries.length && out.length < max; seq++) {
       const d = record.deliveries[seq]!;
-      if (wanted.has(d.status)) out.push(copy(d));
+      if (wanted.has(d.status)) out.push(copyDelivery(d));
     }
     return out;
   }
@@ -128,14 +128,14 @@ export class MemoryJobStore implements JobStore {
       const d = record.deliveries[seq]!;
       if (status !== undefined && d.status !== status) continue;
       if (items.length === max) return { items, cursor: encodeCursor(String(items[items.length - 1]!.seq)) };
-      items.push(copy(d));
+      items.push(copyDelivery(d));
     }
     return { items };
   }
 
   async getDelivery(jobId: string, recipientKey: string): Promise<Delivery | undefined> {
     const d = this.jobs.get(jobId)?.byRecipient.get(recipientKey);
-    return d && copy(d);
+    return d && copyDelivery(d);
   }
 
   async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void> {
@@ -153,7 +153,7 @@ export class MemoryJobStore implements JobStore {
     if (patch.reason !== undefined) d.reason = patch.reason;
     if (patch.notBefore === null) delete d.notBefore;
     else if (patch.notBefore !== undefined) d.notBefore = patch.notBefore;
-    if (patch.recipient !== undefined) d.recipient = copy(patch.recipient);
+    if (patch.recipient !== undefined) d.recipient = { ...patch.recipient };
     d.updatedAt = nowIso();
   }
 
@@ -177,6 +177,11 @@ export class MemoryJobStore implements JobStore {
   async counts(jobId: string): Promise<DeliveryCounts> {
     return { ...(this.jobs.get(jobId)?.counts ?? zeroCounts()) };
   }
+}
+
+/** A delivery is flat but for its (flat) recipient: two spreads copy it. */
+function copyDelivery(d: Delivery): Delivery {
+  return { ...d, recipient: { ...d.recipient } };
 }
 
 export function zeroCounts(): DeliveryCounts {

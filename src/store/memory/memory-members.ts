@@ -1,5 +1,5 @@
 import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
-import { assignDefined, clampLimit, copy, decodeCursor, encodeCursor, nowIso } from "./paging";
+import { assignDefined, clampLimit, decodeCursor, encodeCursor, nowIso } from "./paging";
 import { SortedKeys } from "./sorted-keys";
 
 /** One team's / chat's roster: userId → member id, with a sorted view for paging. */
@@ -20,7 +20,7 @@ export class MemoryMemberStore implements MemberStore {
     const stamp = nowIso();
     for (const input of members) {
       const id = memberId(input.tenantId, input.userId);
-      const patch: Partial<Member> = { ...copy(input), upn: input.upn?.toLowerCase(), updatedAt: stamp };
+      const patch: Partial<Member> = { ...input, upn: input.upn?.toLowerCase(), updatedAt: stamp };
       const existing = this.byId.get(id);
       if (existing) {
         this.unindex(id, existing);
@@ -58,14 +58,14 @@ export class MemoryMemberStore implements MemberStore {
       [this.byUserId, ref.userId];
     for (const id of index.get(value) ?? []) {
       const member = this.byId.get(id)!;
-      if (tenantId === undefined || member.tenantId === tenantId) return copy(member);
+      if (tenantId === undefined || member.tenantId === tenantId) return { ...member };
     }
     return undefined;
   }
 
   async get(tenantId: string, userId: string): Promise<Member | undefined> {
     const member = this.byId.get(memberId(tenantId, userId));
-    return member && copy(member);
+    return member && { ...member };
   }
 
   async listBySource(sourceKey: string, limit: number, cursor?: string): Promise<Page<Member>> {
@@ -75,7 +75,7 @@ export class MemoryMemberStore implements MemberStore {
     const items: Member[] = [];
     for (const userId of roster.order.ascending(decodeCursor(cursor))) {
       if (items.length === max) return { items, cursor: encodeCursor(items[items.length - 1]!.userId) };
-      items.push(copy(this.byId.get(roster.memberIds.get(userId)!)!));
+      items.push({ ...this.byId.get(roster.memberIds.get(userId)!)! });
     }
     return { items };
   }

@@ -29,7 +29,7 @@ export const MIGRATIONS: readonly string[] = [
     status           TEXT NOT NULL CHECK (status IN ('active', 'gone')),
     gone_reason      TEXT,
     gone_at          TEXT
-  );
+  ) WITHOUT ROWID;
   CREATE INDEX targets_by_tenant ON targets (tenant_id, key);
   CREATE INDEX targets_by_kind ON targets (kind, key);
   CREATE INDEX targets_by_status ON targets (status, key);
