@@ -3,6 +3,7 @@
  * secrets are kept out of error messages.
  */
 import { z } from "zod";
+import { isTimeZone } from "./time-zone";
 
 /** App settings the Bicep template must set on the Web App (checked by `npm run validate`). */
 export const AZURE_APP_SETTINGS = [
@@ -53,15 +54,6 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const timeZoneValid = (zone: string) => {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 function optional(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
@@ -101,7 +93,7 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   }
 
   const defaultTimeZone = optional(env, "HERALD_DEFAULT_TIMEZONE") ?? "UTC";
-  if (!timeZoneValid(defaultTimeZone)) {
+  if (!isTimeZone(defaultTimeZone)) {
     throw new ConfigError("HERALD_DEFAULT_TIMEZONE", `is not an IANA time zone (got "${defaultTimeZone}")`);
   }
   const tablePrefix = optional(env, "HERALD_TABLE_PREFIX") ?? "herald";

@@ -3,6 +3,7 @@
  * zone on messages (`localTimezone`) and in the clientInfo entity; installs often carry neither.
  */
 import { TurnContext, type Activity } from "botbuilder";
+import { isTimeZone } from "../time-zone";
 import { targetKey, type TargetInput, type TargetKind } from "../store/types";
 
 interface TeamsChannelData {
@@ -23,20 +24,11 @@ export function tenantOf(activity: Partial<Activity>): string | undefined {
 export function timeZoneOf(activity: Partial<Activity>): string | undefined {
   const fromEntity = activity.entities?.find((e) => e.type === "clientInfo")?.timezone as string | undefined;
   const zone = activity.localTimezone ?? fromEntity;
-  return zone && isValidZone(zone) ? zone : undefined;
+  return zone && isTimeZone(zone) ? zone : undefined;
 }
 
 export function localeOf(activity: Partial<Activity>): string | undefined {
   return activity.locale ?? (activity.entities?.find((e) => e.type === "clientInfo")?.locale as string | undefined);
-}
-
-function isValidZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function kindOf(conversationType: string | undefined): TargetKind | undefined {

@@ -4,6 +4,7 @@
  * becomes a `skipped` delivery with the reason — reported, never silently dropped.
  */
 import type { DeliveryInput, DeliveryRecipient, HeraldStore, Member, Target, TargetQuery, UserRef } from "../store/types";
+import { isTimeZone } from "../time-zone";
 import type { Audience, TimeZoneFilter, UserRefInput } from "./notification-request";
 
 export class AudienceError extends Error {
@@ -45,7 +46,7 @@ export class AudienceResolver {
 
   private inZoneGroup(delivery: DeliveryInput, filter: TimeZoneFilter): boolean {
     const zone = delivery.recipient.timeZone;
-    if (!zone) return filter.includeUnknown;
+    if (!zone || !isTimeZone(zone)) return filter.includeUnknown;
     return filter.zones.includes(zone);
   }
 
@@ -156,9 +157,11 @@ export class AudienceResolver {
 
   private async installAndAddress(user: string, tenantId: string, ref: UserRefInput): Promise<DeliveryInput> {
     const recipientKey = `graph:${tenantId}:${user.toLowerCase()}`;
+    // Service URLs are regional; a conversation already known in the tenant tells which region serves it.
+    const known = (await this.deps.store.targets.list({ tenantId, status: "active" }, 1)).items[0];
     const recipient: DeliveryRecipient = {
       tenantId,
-      serviceUrl: this.deps.defaultServiceUrl,
+      serviceUrl: known?.serviceUrl ?? this.deps.defaultServiceUrl,
       ...("aadObjectId" in ref ? { aadObjectId: ref.aadObjectId } : {}),
     };
     try {

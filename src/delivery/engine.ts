@@ -331,7 +331,8 @@ export class DeliveryEngine {
   /** Opt-out check and 1:1 lookup before a delivery may use any of Teams' budget. Undefined = settled here. */
   private async prepare(aj: ActiveJob, delivery: Delivery): Promise<DeliveryTask | undefined> {
     const r = delivery.recipient;
-    const userKeys = [r.aadObjectId, r.userId].filter((k): k is string => Boolean(k));
+    // A person opts out by their ids; a group chat or channel is muted by its target key (see HeraldBot).
+    const userKeys = [r.aadObjectId, r.userId, r.targetKey].filter((k): k is string => Boolean(k));
     if (userKeys.length && (await this.store.preferences.isOptedOut(r.tenantId, userKeys, aj.job.category))) {
       await this.store.jobs.updateDelivery(aj.job.id, delivery.recipientKey, { status: "skipped", reason: "opted out" });
       return undefined;

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isNode, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { listEnvironments } from "./env-file";
 
 /** The lifecycle sections of a teamsapp*.yml that hold action steps. */
@@ -23,6 +23,8 @@ export interface ParsedTeamsappYaml {
   syntaxErrors: { line: number; message: string }[];
   /** 1-based line of the node at `path` (e.g. ["provision", 2, "with"]), if it exists. */
   lineOf(path: readonly (string | number)[]): number | undefined;
+  /** 1-based line of the key `key` in the mapping at `path`, if it exists. */
+  lineOfKey(path: readonly (string | number)[], key: string): number | undefined;
 }
 
 /** teamsapp.yml first, then teamsapp.<env>.yml files, by name. */
@@ -48,15 +50,24 @@ export function readTeamsappYaml(root: string, file: string): ParsedTeamsappYaml
     data: data && typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined,
     syntaxErrors,
     lineOf(nodePath) {
-      const node = doc.getIn(nodePath, true);
+      const node = nodePath.length ? doc.getIn(nodePath, true) : doc.contents;
       return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+    },
+    lineOfKey(nodePath, key) {
+      const map = nodePath.length ? doc.getIn(nodePath, true) : doc.contents;
+      if (!isMap(map)) return undefined;
+      const pair = map.items.find((item) => isScalar(item.key) && item.key.value === key);
+      const range = pair && isNode(pair.key) ? pair.key.range : undefined;
+      return range ? lineCounter.linePos(range[0]).line : undefined;
     },
   };
 }
 
+/** The steps of a lifecycle, index for index (an entry that is not a mapping becomes an empty step). */
 export function stepsOf(data: Record<string, unknown> | undefined, lifecycle: Lifecycle): TeamsappStep[] {
   const steps = data?.[lifecycle];
-  return Array.isArray(steps) ? steps.filter((step): step is TeamsappStep => !!step && typeof step === "object") : [];
+  if (!Array.isArray(steps)) return [];
+  return steps.map((step: unknown) => (step && typeof step === "object" && !Array.isArray(step) ? (step as TeamsappStep) : {}));
 }
 
 /** The environments a teamsapp*.yml serves: teamsapp.<env>.yml serves <env>; teamsapp.yml serves all the others. */

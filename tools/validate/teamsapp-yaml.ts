@@ -53,19 +53,20 @@ function location(instancePath: string): string {
 }
 
 function describe(error: ErrorObject, base: string): string {
-  const where = location(error.instancePath) || base;
+  const at = location(error.instancePath) || base;
+  const where = at ? `${at}: ` : "";
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case "additionalProperties":
-      return `${where}: unknown property '${String(params.additionalProperty)}'`;
+      return `${where}unknown property '${String(params.additionalProperty)}'`;
     case "required":
-      return `${where}: missing required property '${String(params.missingProperty)}'`;
+      return `${where}missing required property '${String(params.missingProperty)}'`;
     case "const":
-      return `${where}: must be ${JSON.stringify(params.allowedValue)}`;
+      return `${where}must be ${JSON.stringify(params.allowedValue)}`;
     case "enum":
-      return `${where}: must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+      return `${where}must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     default:
-      return `${where}: ${error.message ?? error.keyword}`;
+      return `${where}${error.message ?? error.keyword}`;
   }
 }
 
@@ -74,6 +75,13 @@ function pathSegments(instancePath: string): (string | number)[] {
     .split("/")
     .slice(1)
     .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment.replace(/~1/g, "/").replace(/~0/g, "~")));
+}
+
+/** The line an error is about: the unknown key itself for "unknown property", else the node it is about. */
+function lineOfError(parsed: ParsedTeamsappYaml, base: (string | number)[], error: ErrorObject): number | undefined {
+  const segments = [...base, ...pathSegments(error.instancePath)];
+  const unknownKey = (error.params as { additionalProperty?: string }).additionalProperty;
+  return unknownKey ? parsed.lineOfKey(segments, unknownKey) : parsed.lineOf(segments);
 }
 
 /** Checks each step against the schema of its own action, so a mistake yields one message, not one per action. */
@@ -97,7 +105,7 @@ function stepProblems(parsed: ParsedTeamsappYaml, schema: YamlSchema): { problem
       }
       if (validate(step)) return;
       for (const error of meaningfulErrors(validate.errors ?? [])) {
-        const errorLine = parsed.lineOf([lifecycle, index, ...pathSegments(error.instancePath)]);
+        const errorLine = lineOfError(parsed, [lifecycle, index], error);
         const where = errorLine && errorLine !== line ? `${lifecycle} step ${index + 1} (line ${errorLine})` : at;
         problems.push(`${where} ${uses}: ${describe(error, "step")}`);
       }
@@ -114,7 +122,8 @@ function checkFile(root: string, file: string): Problem[] {
   }
   if (!parsed.data) return [problem("is not a YAML mapping")];
   const version = parsed.data.version;
-  if (typeof version !== "string") return [problem("has no 'version' (e.g. version: v1.8)")];
+  if (version === undefined) return [problem("has no 'version' (e.g. version: v1.8)")];
+  if (typeof version !== "string") return [problem(`version must be a string such as v1.8, not ${JSON.stringify(version)}`)];
   const schema = yamlSchema(version);
   if (!schema) {
     return [problem(`version '${version}' has no schema in tools/schemas/teamsapp-yaml (it has ${availableYamlSchemaVersions().join(", ")})`)];
@@ -132,8 +141,8 @@ function checkFile(root: string, file: string): Problem[] {
   const isInStep = (instancePath: string) => coveredPaths.some((step) => instancePath === step || instancePath.startsWith(`${step}/`));
   for (const error of meaningfulErrors(schema.validate.errors ?? [])) {
     if (isInStep(error.instancePath)) continue;
-    const line = parsed.lineOf(pathSegments(error.instancePath));
-    problems.push(problem(`${line ? `line ${line}: ` : ""}${describe(error, "(top level)")}`));
+    const line = lineOfError(parsed, [], error);
+    problems.push(problem(`${line ? `line ${line}: ` : ""}${describe(error, "")}`));
   }
   if (!problems.length) problems.push(problem(`does not match the Teams Toolkit YAML schema ${version}`));
   return problems;

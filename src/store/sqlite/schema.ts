@@ -92,9 +92,9 @@ export const MIGRATIONS: readonly string[] = [
     reason         TEXT,
     not_before     INTEGER,
     updated_at     TEXT NOT NULL,
-    PRIMARY KEY (job_id, recipient_key),
-    UNIQUE (job_id, seq)
-  );
+    PRIMARY KEY (job_id, seq),
+    UNIQUE (job_id, recipient_key)
+  ) WITHOUT ROWID;
   CREATE INDEX deliveries_by_status ON deliveries (job_id, status, seq);
 
   CREATE TABLE opt_outs (

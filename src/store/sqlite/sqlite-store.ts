@@ -8,6 +8,7 @@ import { SqlitePreferenceStore } from "./sqlite-preferences";
 import { SqliteScheduleRunStore } from "./sqlite-schedules";
 import { SqliteTargetStore } from "./sqlite-targets";
 
+/** Where `HERALD_STORE` unset puts the file (relative to the working directory). */
 export const DEFAULT_SQLITE_PATH = ".herald/herald.db";
 
 /**
@@ -27,7 +28,7 @@ export class SqliteStore implements HeraldStore {
   private readonly db: Database.Database;
   private readonly pingStatement: Database.Statement;
 
-  constructor(readonly path: string = DEFAULT_SQLITE_PATH, logger: Logger, options: OpenDatabaseOptions = {}) {
+  constructor(readonly path: string, logger: Logger, options: OpenDatabaseOptions = {}) {
     this.db = openDatabase(path, logger, options);
     this.targets = new SqliteTargetStore(this.db);
     this.members = new SqliteMemberStore(this.db);

@@ -8,7 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { notificationRequestSchema } from "../../delivery/notification-request";
 import { cronPatternProblem } from "./slot-calendar";
-import { isTimeZone } from "./time-zone";
+import { isTimeZone } from "../../time-zone";
 
 /** `timeZone: "recipient"` = run at the cron's wall time in each recipient's own zone. */
 export const RECIPIENT_TIME_ZONE = "recipient";

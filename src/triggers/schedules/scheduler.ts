@@ -20,7 +20,7 @@ import type { ScheduleRunStore } from "../../store/types";
 import type { NotificationRequest, Notify, TriggerMeta } from "../../delivery/notification-request";
 import { RECIPIENT_TIME_ZONE, type ScheduleDefinition } from "./schedule-config";
 import { CRON_OPTIONS, SlotCalendar } from "./slot-calendar";
-import { isTimeZone } from "./time-zone";
+import { isTimeZone } from "../../time-zone";
 
 export interface SchedulerOptions {
   schedules: readonly ScheduleDefinition[];

@@ -1,4 +1,4 @@
-/** IANA time-zone checks shared by the schedule config and the scheduler. */
+/** IANA time-zone check shared by config, install capture, audiences and schedules. */
 
 /** True when the runtime's ICU knows `zone` (e.g. "Europe/Berlin", "UTC"); that is also what croner needs. */
 export function isTimeZone(zone: string): boolean {
