@@ -8,7 +8,7 @@
  * Works against a shared store: everything it writes lives under a fresh tenant id.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { targetKey, type HeraldStore, type MemberInput, type TargetInput } from "../src/store/types";
@@ -138,9 +138,15 @@ async function main(): Promise<void> {
   const { MemoryStore } = await import("../src/store/memory");
   const dir = mkdtempSync(join(tmpdir(), "herald-bench-"));
   try {
-    const sqlite = new SqliteStore(join(dir, "bench.db"), silentLogger());
+    const path = join(dir, "bench.db");
+    const sqlite = new SqliteStore(path, silentLogger());
     const sqliteResults = await benchStore("sqlite", sqlite, n);
     await sqlite.close();
+    // Reopening runs PRAGMA quick_check over the whole file: the start-up price of refusing a damaged store.
+    const started = performance.now();
+    await new SqliteStore(path, silentLogger()).close();
+    sqliteResults.reopenWithQuickCheckMs = round(performance.now() - started);
+    sqliteResults.fileMb = round(statSync(path).size / 1024 / 1024);
     console.log(JSON.stringify({ store: "sqlite", ...sqliteResults }));
     const memory = new MemoryStore();
     console.log(JSON.stringify({ store: "memory", ...(await benchStore("memory", memory, n)) }));

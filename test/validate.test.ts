@@ -1,8 +1,10 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PNG } from "pngjs";
+import { renderColorIcon, renderOutlineIcon } from "../tools/generate-icons";
 import { findRepoRoot } from "../tools/lib/repo-root";
 import { checkBicep } from "../tools/validate/bicep";
 import { CHECKS } from "../tools/validate/checks";
@@ -87,6 +89,35 @@ describe("npm run validate", () => {
     }
   });
 
+  describe("the CLI", () => {
+    const runValidate = (root: string) =>
+      spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "tools/validate.ts"), "--root", root], {
+        cwd: repoRoot,
+        encoding: "utf8",
+      });
+
+    it("prints one summary line per check and exits 0 when all pass", () => {
+      const result = runValidate(dir);
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(
+        result.stdout.trim().split("\n").map((line) => line.split(":")[0]),
+        CHECKS.map((check) => `✓ ${check.name}`),
+      );
+    });
+
+    it("prints every problem with its file and exits 1", () => {
+      editJson(dir, "infra/azure.parameters.json", (json) => {
+        json.parameters.foo = { value: "bar" };
+      });
+      fs.rmSync(path.join(dir, "appPackage/outline.png"));
+      const result = runValidate(dir);
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, /✗ bicep: infra\/azure\.parameters\.json: parameter 'foo' is not declared in infra\/azure\.bicep/);
+      assert.match(result.stderr, /✗ icons: appPackage\/outline\.png: file not found/);
+      assert.match(result.stderr, /2 problem\(s\) found/);
+    });
+  });
+
   describe("manifest", () => {
     it("reports a property of the wrong type, with its path", () => {
       editJson(dir, "appPackage/manifest.json", (manifest) => {
@@ -146,6 +177,11 @@ describe("npm run validate", () => {
     it("reports a color.png of the wrong size", () => {
       writePng(path.join(dir, "appPackage/color.png"), 100, 120, () => [79, 82, 178, 255]);
       assertProblem(checkIcons(dir), "appPackage/color.png", "must be 192×192 pixels, is 100×120");
+    });
+
+    it("the committed icons are what tools/generate-icons.ts draws", () => {
+      assert.ok(renderColorIcon().equals(fs.readFileSync(path.join(repoRoot, "appPackage/color.png"))));
+      assert.ok(renderOutlineIcon().equals(fs.readFileSync(path.join(repoRoot, "appPackage/outline.png"))));
     });
 
     it("reports an icon the manifest names but which does not exist", () => {

@@ -343,7 +343,7 @@ export class DeliveryEngine {
     };
     if (r.newThreadInChannel) {
       task.phase = "thread";
-      task.keys = createKeys(r.tenantId, r.newThreadInChannel);
+      task.keys = createKeys(r.tenantId, { channelId: r.newThreadInChannel });
       return task;
     }
     if (!r.conversationId && r.userId) {
@@ -353,7 +353,7 @@ export class DeliveryEngine {
         task.recipientDirty = true;
       } else {
         task.phase = "create";
-        task.keys = createKeys(r.tenantId);
+        task.keys = createKeys(r.tenantId, { userId: r.userId });
         return task;
       }
     }

@@ -21,10 +21,15 @@ export function sendKeys(tenantId: string, conversationId: string): RateKey[] {
   return [{ policy: "thread", id: baseThreadId(conversationId) }, tenantKey(tenantId)];
 }
 
-/** Creating a 1:1 conversation, or a new thread in `channelId` (which also posts into that channel). */
-export function createKeys(tenantId: string, channelId?: string): RateKey[] {
-  const keys: RateKey[] = [{ policy: "create", id: tenantId }, tenantKey(tenantId)];
-  if (channelId) keys.push({ policy: "thread", id: baseThreadId(channelId) });
+/**
+ * Creating a 1:1 conversation with `target.userId`, or a new thread in `target.channelId` (which also posts into
+ * that channel). Teams counts creates per thread too: the 1:1 being created is the thread, so messaging every
+ * member of a team is bounded by the tenant's global rate, not by 1,800 creates an hour.
+ */
+export function createKeys(tenantId: string, target: { channelId?: string; userId?: string }): RateKey[] {
+  const thread = target.channelId ? baseThreadId(target.channelId) : `${tenantId}:${target.userId ?? ""}`;
+  const keys: RateKey[] = [{ policy: "create", id: thread }, tenantKey(tenantId)];
+  if (target.channelId) keys.push({ policy: "thread", id: baseThreadId(target.channelId) });
   return keys;
 }
 

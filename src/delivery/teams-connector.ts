@@ -2,26 +2,25 @@
  * The four Bot Connector calls the delivery engine makes, behind an interface so the engine can be driven by a
  * fake in unit tests and by botbuilder everywhere else.
  *
- * `BotFrameworkConnector` goes through a botbuilder `CloudAdapter` (the same one the bot uses, so auth and cloud
- * settings live in one place) and makes every call inside `continueConversationAsync`, where the turn's
- * ConnectorClient is reachable. Before each call it removes @azure/core-rest-pipeline's `defaultRetryPolicy`
- * from that client: the engine is the only retry layer (see docs/delivery.md — stacked retries multiply attempts
- * and re-post 5xx answers that Teams had in fact delivered). That is also why creating a conversation does not
- * use `adapter.createConversationAsync`: it creates its client and posts before any hook could strip it.
+ * `BotFrameworkConnector` gets its ConnectorClient from a botbuilder `CloudAdapter` (the same one the bot uses, so
+ * auth and cloud settings live in one place): it runs one `continueConversationAsync` turn per service URL,
+ * takes the turn's client, removes @azure/core-rest-pipeline's `defaultRetryPolicy` from it and keeps it. The
+ * engine is the only retry layer (see docs/delivery.md — stacked retries multiply attempts and re-post 5xx
+ * answers that Teams had in fact delivered). That is also why creating a conversation does not use
+ * `adapter.createConversationAsync`: it makes a fresh client and posts before any hook could strip it.
  *
- * Errors are thrown raw (RestError) for teams-errors.ts to classify. They are caught inside the turn logic and
- * rethrown after it, so an adapter `onTurnError` handler (the bot's) never swallows them.
+ * Errors are thrown raw (RestError) for teams-errors.ts to classify; no turn is involved in a call, so the bot's
+ * `onTurnError` handler never sees (or swallows) them.
  */
 import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConfigurationServiceClientCredentialFactory,
-  TeamsInfo,
+  TurnContext,
   type Activity,
   type ConversationParameters,
   type ConversationReference,
   type TeamsChannelAccount,
-  type TurnContext,
 } from "botbuilder";
 import type { DeliveryRecipient } from "../store/types";
 
@@ -74,7 +73,10 @@ export function stripRetryPolicy(connectorClient: unknown): void {
 /** The subset of a ConnectorClient this module calls (botframework-connector's types are not re-exported). */
 interface ConnectorClientLike {
   conversations: {
+    sendToConversation(conversationId: string, activity: Partial<Activity>): Promise<{ id?: string }>;
     createConversation(parameters: ConversationParameters): Promise<{ id?: string; activityId?: string }>;
+    getConversationPagedMembers(conversationId: string, options: { pageSize?: number; continuationToken?: string }):
+      Promise<{ members?: TeamsChannelAccount[]; continuationToken?: string }>;
   };
 }
 
@@ -84,9 +86,13 @@ export interface BotFrameworkConnectorOptions {
   botAppId: string;
 }
 
+/** Distinct service URLs are few (one per Teams region); the bound only guards against garbage input. */
+const MAX_CACHED_CLIENTS = 64;
+
 export class BotFrameworkConnector implements TeamsConnector {
   private readonly adapter: CloudAdapter;
   private readonly botAppId: string;
+  private readonly clients = new Map<string, Promise<ConnectorClientLike>>();
 
   constructor(options: BotFrameworkConnectorOptions) {
     this.adapter = options.adapter;
@@ -94,22 +100,26 @@ export class BotFrameworkConnector implements TeamsConnector {
   }
 
   async sendActivity(recipient: DeliveryRecipient & { conversationId: string }, activity: Partial<Activity>): Promise<{ activityId?: string }> {
-    const reference = this.reference(recipient.serviceUrl, recipient.tenantId, recipient.conversationId);
-    return this.inTurn(reference, async (ctx) => {
-      const response = await ctx.sendActivity(activity);
-      return { activityId: response?.id || undefined };
-    });
+    const client = await this.client(recipient.serviceUrl);
+    // What TurnContext.sendActivity does for a proactive turn: address the activity from the bot into the conversation.
+    const outgoing = TurnContext.applyConversationReference(
+      { ...activity, type: activity.type ?? "message" },
+      this.reference(recipient.serviceUrl, recipient.tenantId, recipient.conversationId),
+    );
+    delete outgoing.id;
+    const response = await client.conversations.sendToConversation(recipient.conversationId, outgoing);
+    return { activityId: response?.id || undefined };
   }
 
   async createPersonalConversation(tenantId: string, serviceUrl: string, userId: string): Promise<string> {
-    const parameters = {
+    const client = await this.client(serviceUrl);
+    const created = await client.conversations.createConversation({
       isGroup: false,
       bot: this.botAccount(),
       members: [{ id: userId, name: "" }],
       tenantId,
       channelData: { tenant: { id: tenantId } },
-    } as ConversationParameters;
-    const created = await this.withClient(serviceUrl, tenantId, (client) => client.conversations.createConversation(parameters));
+    } as ConversationParameters);
     if (!created.id) throw new Error("createConversation returned no conversation id");
     return created.id;
   }
@@ -121,62 +131,63 @@ export class BotFrameworkConnector implements TeamsConnector {
     channelId: string,
     activity: Partial<Activity>,
   ): Promise<{ conversationId: string; activityId?: string }> {
-    const parameters = {
+    const client = await this.client(serviceUrl);
+    const created = await client.conversations.createConversation({
       isGroup: true,
       bot: this.botAccount(),
       tenantId,
       channelData: { channel: { id: channelId }, team: { id: teamId }, tenant: { id: tenantId } },
       activity: { type: "message", ...activity },
-    } as ConversationParameters;
-    const created = await this.withClient(serviceUrl, tenantId, (client) => client.conversations.createConversation(parameters));
+    } as ConversationParameters);
     if (!created.id) throw new Error("createConversation returned no conversation id");
     return { conversationId: created.id, activityId: created.activityId || undefined };
   }
 
   async getPagedMembers(
     serviceUrl: string,
-    tenantId: string,
+    _tenantId: string,
     conversationId: string,
     pageSize: number,
     continuationToken?: string,
   ): Promise<{ members: TeamsChannelAccount[]; continuationToken?: string }> {
-    const reference = this.reference(serviceUrl, tenantId, conversationId);
-    return this.inTurn(reference, async (ctx) => {
-      const page = await TeamsInfo.getPagedMembers(ctx, pageSize, continuationToken);
-      return { members: page.members ?? [], continuationToken: page.continuationToken || undefined };
-    });
+    // The call TeamsInfo.getPagedMembers makes for a conversation, on the retry-free client.
+    const client = await this.client(serviceUrl);
+    const page = await client.conversations.getConversationPagedMembers(conversationId, { pageSize, continuationToken });
+    return { members: page.members ?? [], continuationToken: page.continuationToken || undefined };
   }
 
-  /** Run `call` with a retry-stripped ConnectorClient for `serviceUrl` (no conversation needed). */
-  private withClient<T>(serviceUrl: string, tenantId: string, call: (client: ConnectorClientLike) => Promise<T>): Promise<T> {
-    return this.inTurn(this.reference(serviceUrl, tenantId, ""), (ctx) => {
-      const client = ctx.turnState.get(ctx.adapter.ConnectorClientKey) as ConnectorClientLike;
-      return call(client);
-    });
+  /**
+   * A retry-free ConnectorClient for `serviceUrl`, made once by the adapter (so it carries the adapter's
+   * credentials, which refresh their own token) and reused: one client per call would mean a new HTTP agent,
+   * hence a new TCP/TLS connection, for every message — botbuilder's per-turn clients run at a fraction of
+   * Teams' budget. This is the per-serviceUrl client cache the classic BotFrameworkAdapter kept too.
+   */
+  private client(serviceUrl: string): Promise<ConnectorClientLike> {
+    let client = this.clients.get(serviceUrl);
+    if (!client) {
+      if (this.clients.size >= MAX_CACHED_CLIENTS) this.clients.delete(this.clients.keys().next().value as string);
+      client = this.captureClient(serviceUrl);
+      client.catch(() => this.clients.delete(serviceUrl));
+      this.clients.set(serviceUrl, client);
+    }
+    return client;
   }
 
-  /** A proactive turn whose ConnectorClient has no retry policy; the logic's error or result comes back out. */
-  private async inTurn<T>(reference: Partial<ConversationReference>, logic: (ctx: TurnContext) => Promise<T>): Promise<T> {
-    let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-    await this.adapter.continueConversationAsync(this.botAppId, reference, async (ctx) => {
-      try {
-        stripRetryPolicy(ctx.turnState.get(ctx.adapter.ConnectorClientKey));
-        outcome = { ok: true, value: await logic(ctx) };
-      } catch (error) {
-        outcome = { ok: false, error };
-      }
+  private async captureClient(serviceUrl: string): Promise<ConnectorClientLike> {
+    let client: ConnectorClientLike | undefined;
+    await this.adapter.continueConversationAsync(this.botAppId, this.reference(serviceUrl, "", ""), async (ctx: TurnContext) => {
+      client = ctx.turnState.get(ctx.adapter.ConnectorClientKey) as ConnectorClientLike | undefined;
     });
-    if (!outcome) throw new Error("the adapter did not run the proactive turn");
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value;
+    if (!client) throw new Error("the adapter did not provide a ConnectorClient");
+    stripRetryPolicy(client);
+    return client;
   }
 
   private reference(serviceUrl: string, tenantId: string, conversationId: string): Partial<ConversationReference> {
     return {
       channelId: "msteams",
       serviceUrl,
-      // No empty conversationType/name: Agents Playground rejects an activity whose conversationType is "".
-      conversation: { id: conversationId, tenantId } as ConversationReference["conversation"],
+      conversation: { id: conversationId, tenantId, isGroup: false, conversationType: "", name: "" },
       bot: this.botAccount(),
     };
   }

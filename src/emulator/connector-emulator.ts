@@ -327,7 +327,8 @@ export class ConnectorEmulator {
       const teamId = channel?.teamId ?? body.channelData?.team?.id;
       const tenant = tenantId ?? channel?.tenantId ?? "unknown";
       return {
-        ...plan, tenantId: tenant, limitKey: `create:${tenant}`,
+        // The thread being created is in this channel: the channel's per-thread windows apply.
+        ...plan, tenantId: tenant, limitKey: `create:${channelId.split(";")[0]}`,
         commit: () => {
           const activityId = this.nextActivityId();
           const id = `${channelId};messageid=${activityId}`;
@@ -348,7 +349,9 @@ export class ConnectorEmulator {
     const tenant = tenantId ?? user?.tenantId;
     if (!tenant) return { ...plan, reject: errorReply(400, "BadArgument", "A tenant id is required.") };
     return {
-      ...plan, tenantId: tenant, limitKey: `create:${tenant}`, userId: user?.id ?? memberId,
+      // Per thread: a 1:1 is the thread with that user, so creating many people's chats is bounded only by
+      // the tenant's global rate, while re-creating one person's chat in a loop is throttled.
+      ...plan, tenantId: tenant, limitKey: `create:${tenant}:${user?.id ?? memberId}`, userId: user?.id ?? memberId,
       commit: () => {
         const conv = this.directory.personalConversation(tenant, user?.id ?? memberId);
         if (body.activity && typeof body.activity === "object") {

@@ -59,15 +59,16 @@ const ACCEPTED_FORMS = [
 export function parseStoreSpec(value: string | undefined, tablePrefix = "herald"): StoreSpec {
   const raw = (value ?? "").trim();
   if (raw === "") return { kind: "sqlite", path: DEFAULT_STORE_PATH };
-  if (raw === "memory") return { kind: "memory" };
+  const lower = raw.toLowerCase();
+  if (lower === "memory") return { kind: "memory" };
 
-  if (raw.startsWith("sqlite:")) {
+  if (lower.startsWith("sqlite:")) {
     const path = raw.slice("sqlite:".length).trim();
     if (path === "") throw invalid(raw, "sqlite: needs a file path");
     return { kind: "sqlite", path };
   }
 
-  if (raw.startsWith("azure-table:")) {
+  if (lower.startsWith("azure-table:")) {
     const rest = raw.slice("azure-table:".length).trim();
     if (rest === "") throw invalid(raw, "azure-table: needs a connection string or an account URL");
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) return { kind: "azure-table", accountUrl: parseAccountUrl(raw, rest), tablePrefix };

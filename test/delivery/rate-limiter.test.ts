@@ -113,7 +113,7 @@ describe("delivery/rate-limiter", () => {
     const limiter = new RateLimiter({ policies: teamsPolicies(50, 0.001), sweepEveryMs: 10 });
     for (let i = 0; i < 5000; i++) limiter.take(sendKeys(`tenant${i % 100}`, `conv${i}`), 0);
     assert.equal(limiter.size, 5100);
-    limiter.penalize(createKeys("tenant1")[0], 1_000_000);
+    limiter.penalize(createKeys("tenant1", { userId: "29:someone" })[0], 1_000_000);
     // Past every (scaled) window: a take triggers the sweep; only the penalized key and the new request's keys remain.
     limiter.take(sendKeys("tenant1", "late"), 10_000);
     assert.equal(limiter.size, 3);

@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../src/logger";
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import { createLogger, silentLogger } from "../../src/logger";
 import { openStore, parseStoreSpec, redactStoreValue } from "../../src/store/open";
+import { startAzurite, type AzuriteTable } from "../support/azurite";
 
 describe("parseStoreSpec (HERALD_STORE)", function () {
   it("defaults to SQLite at .herald/herald.db when unset or blank", function () {
@@ -14,6 +17,7 @@ describe("parseStoreSpec (HERALD_STORE)", function () {
 
   it("accepts memory", function () {
     assert.deepEqual(parseStoreSpec("memory"), { kind: "memory" });
+    assert.deepEqual(parseStoreSpec(" Memory "), { kind: "memory" });
   });
 
   it("accepts sqlite:<path> and bare .db / .sqlite paths", function () {
@@ -100,5 +104,33 @@ describe("openStore", function () {
     const again = await openStore(spec, silentLogger());
     assert.equal(await again.schedules.claimSlot("daily", "slot-1"), false);
     await again.close();
+  });
+});
+
+describe("openStore azure-table (Azurite)", function () {
+  let azurite: AzuriteTable | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    azurite = await startAzurite();
+  });
+  after(async () => { await azurite?.stop(); });
+
+  it("loads the Azure backend from a HERALD_STORE connection string and never logs the key", async function () {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const logger = createLogger({ level: "debug", destination: sink });
+    const prefix = `h${randomUUID().replace(/-/g, "").slice(0, 10)}`;
+    const store = await openStore(parseStoreSpec(`azure-table:${azurite!.connectionString}`, prefix), logger);
+    try {
+      assert.equal(store.kind, "azure-table");
+      await store.ping();
+      assert.equal(await store.schedules.claimSlot("daily", "slot-1"), true);
+      assert.equal(await store.schedules.claimSlot("daily", "slot-1"), false);
+    } finally {
+      await store.close();
+    }
+    const key = /AccountKey=([^;]+)/.exec(azurite!.connectionString)![1]!;
+    assert.ok(lines.length > 0, "opening is logged");
+    for (const line of lines) assert.ok(!line.includes(key), `log line carries the account key: ${line}`);
   });
 });

@@ -57,9 +57,9 @@ export const MIGRATIONS: readonly string[] = [
     user_id     TEXT NOT NULL,
     tenant_id   TEXT NOT NULL,
     PRIMARY KEY (source_key, user_id),
-    FOREIGN KEY (tenant_id, user_id) REFERENCES members (tenant_id, user_id) ON DELETE CASCADE
+    -- members are never deleted (the port has no such operation), so no index on the child side
+    FOREIGN KEY (tenant_id, user_id) REFERENCES members (tenant_id, user_id)
   ) WITHOUT ROWID;
-  CREATE INDEX memberships_by_member ON memberships (tenant_id, user_id);
 
   CREATE TABLE jobs (
     id                TEXT PRIMARY KEY,
