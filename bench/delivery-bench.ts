@@ -9,7 +9,7 @@
  *  c) (a) with 2% injected 412/502/503/504 (seeded): retried, still nothing lost.
  *  d) 100 tenants × 20 users, limits off, 0 ms latency: msg/s of one process and its RSS.
  *
- *   npx tsx bench/delivery-bench.ts [a] [b] [c] [d]      (default: all)
+ *   npx tsx bench/delivery-bench.ts [a] [b] [c] [d] [--users=2000] [--teamsfx-seconds=60]     (default: all parts)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -280,8 +280,13 @@ export async function benchDelivery(options: DeliveryBenchOptions = {}): Promise
 }
 
 if (require.main === module) {
-  const args = process.argv.slice(2).filter((a): a is DeliveryBenchPart => ["a", "b", "c", "d"].includes(a));
-  benchDelivery({ parts: args.length ? args : undefined }).then(
+  const argv = process.argv.slice(2);
+  const args = argv.filter((a): a is DeliveryBenchPart => ["a", "b", "c", "d"].includes(a));
+  const numberArg = (name: string) => {
+    const hit = argv.find((a) => a.startsWith(`--${name}=`));
+    return hit ? Number(hit.split("=")[1]) : undefined;
+  };
+  benchDelivery({ parts: args.length ? args : undefined, users: numberArg("users"), teamsfxSeconds: numberArg("teamsfx-seconds") }).then(
     (r) => {
       process.stdout.write(JSON.stringify(r, null, 2) + "\n");
       process.exit(0);

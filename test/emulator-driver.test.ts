@@ -30,7 +30,8 @@ describe("activity driver", () => {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         received.push({ headers: req.headers, path: req.url, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
-        const respond = () => res.writeHead(status).end();
+        // No chaining: restify (loaded by other test files) patches ServerResponse.writeHead to return nothing.
+        const respond = () => { res.writeHead(status); res.end(); };
         if (hold) hold(respond);
         else respond();
       });

@@ -374,19 +374,20 @@ describe("emulator: rate limits (injected clock, exact windows)", () => {
     assert.equal((await send(conv)).status, 201);
   });
 
-  it("create conversation: the same windows, per tenant", async () => {
+  it("create conversation: the same windows, per thread being created (one person's 1:1, or a channel)", async () => {
     await startWith();
     const create = (i: number, tenantId = TENANT) => call(url, "POST", "/v3/conversations", {
       members: [{ id: tenant.users[i].id }], tenantId, channelData: { tenant: { id: tenantId } },
     });
-    for (let i = 0; i < 7; i++) assert.equal((await create(i)).status, 201);
-    const eighth = await create(7);
+    for (let i = 0; i < 7; i++) assert.equal((await create(0)).status, 201, "re-creating one person's chat");
+    const eighth = await create(0);
     assert.equal(eighth.status, 429);
     assert.equal(eighth.headers["retry-after"], "1");
+    for (let i = 1; i < 8; i++) assert.equal((await create(i)).status, 201, "other people's chats are other threads");
     emulator.seed({ tenantId: "tenant-b", users: 1 });
     const other = emulator.directory.tenant("tenant-b")!.users[0];
     const res = await call(url, "POST", "/v3/conversations", { members: [{ id: other.id }], tenantId: "tenant-b" });
-    assert.equal(res.status, 201, "another tenant has its own window");
+    assert.equal(res.status, 201, "another tenant has its own windows");
   });
 
   it("members: 14 per 1 s and 16 per 2 s", async () => {

@@ -2,9 +2,10 @@
  * What an incoming Teams activity says about where Herald may post and who is there. Teams puts the time
  * zone on messages (`localTimezone`) and in the clientInfo entity; installs often carry neither.
  */
-import { TurnContext, type Activity } from "botbuilder";
+import { TurnContext, type Activity, type ConversationAccount } from "botbuilder";
 import { isTimeZone } from "../time-zone";
-import { targetKey, type TargetInput, type TargetKind } from "../store/types";
+import { targetInputFromReference } from "../store/target-from-reference";
+import type { TargetInput } from "../store/types";
 
 interface TeamsChannelData {
   tenant?: { id?: string };
@@ -31,41 +32,27 @@ export function localeOf(activity: Partial<Activity>): string | undefined {
   return activity.locale ?? (activity.entities?.find((e) => e.type === "clientInfo")?.locale as string | undefined);
 }
 
-function kindOf(conversationType: string | undefined): TargetKind | undefined {
-  return conversationType === "personal" || conversationType === "groupChat" || conversationType === "channel" ? conversationType : undefined;
-}
-
 /**
- * The target this activity's conversation is, keyed exactly as TeamsFx keys it (for a message in a team's
- * General channel TeamsFx files it under the team id, so do we). Undefined when it is not a Teams conversation.
+ * The target this activity's conversation is, keyed exactly as TeamsFx keys it. A team is one target, its
+ * General channel (whose id is the team id), as TeamsFx records it: a message in another channel or in a reply
+ * chain must not add a target per channel. Undefined when it is not a Teams conversation Herald can post to.
  */
 export function targetFromActivity(activity: Activity, extra: { installedBy?: string } = {}): TargetInput | undefined {
   const reference = TurnContext.getConversationReference(activity);
-  const kind = kindOf(activity.conversation?.conversationType);
-  const tenantId = tenantOf(activity);
-  if (!kind || !tenantId || !reference.conversation?.id || !activity.serviceUrl) return undefined;
   const data = channelData(activity);
-  let conversationId = reference.conversation.id;
-  // A team is one target, its General channel (whose id is the team id), as TeamsFx records it: a message in
-  // another channel, or in a reply chain ("...;messageid=..."), must not add a target per channel.
-  if (kind === "channel" && data.team?.id) conversationId = data.team.id;
-  const isPersonal = kind === "personal";
-  return {
-    key: targetKey(tenantId, conversationId),
-    kind,
-    tenantId,
-    conversationId,
-    serviceUrl: activity.serviceUrl,
-    reference: { ...reference, conversation: { ...reference.conversation, id: conversationId, tenantId } },
-    ...(data.team?.id ? { teamId: data.team.id } : {}),
-    ...(data.team?.name ? { teamName: data.team.name } : {}),
-    ...(data.channel?.id ? { channelId: data.channel.id } : {}),
-    ...(isPersonal ? { userId: activity.from?.id } : {}),
-    ...(isPersonal && activity.from?.aadObjectId ? { aadObjectId: activity.from.aadObjectId } : {}),
-    ...(isPersonal && activity.from?.name ? { name: activity.from.name } : {}),
-    ...(!isPersonal && activity.conversation?.name ? { name: activity.conversation.name } : {}),
-    ...(timeZoneOf(activity) ? { timeZone: timeZoneOf(activity) } : {}),
-    ...(localeOf(activity) ? { locale: localeOf(activity) } : {}),
+  const tenantId = tenantOf(activity);
+  const isChannel = activity.conversation?.conversationType === "channel";
+  if (isChannel && data.team?.id) reference.conversation = { ...reference.conversation, id: data.team.id } as ConversationAccount;
+  const zone = timeZoneOf(activity);
+  const locale = localeOf(activity);
+  const input = targetInputFromReference(reference, {
+    ...(tenantId ? { tenantId } : {}),
+    ...(isChannel && data.team?.name ? { teamName: data.team.name } : {}),
+    ...(zone ? { timeZone: zone } : {}),
+    ...(locale ? { locale } : {}),
     ...(extra.installedBy ? { installedBy: extra.installedBy } : {}),
-  };
+  });
+  if ("error" in input) return undefined;
+  input.reference.conversation = { ...input.reference.conversation!, tenantId: input.tenantId } as ConversationAccount;
+  return input;
 }

@@ -8,15 +8,16 @@
  */
 import type { ConversationReference } from "botbuilder";
 import type { ConversationReferenceStore, ConversationReferenceStoreAddOptions as AddOptions, PagedData } from "@microsoft/teamsfx";
-import { targetKey, type TargetInput, type TargetStore } from "../store/types";
+import { targetInputFromReference } from "../store/target-from-reference";
+import type { TargetStore } from "../store/types";
 
 
 export class TeamsFxReferenceStore implements ConversationReferenceStore {
   constructor(private readonly targets: TargetStore) {}
 
   async add(key: string, reference: Partial<ConversationReference>, options: AddOptions): Promise<boolean> {
-    const input = inputFromReference(reference);
-    if (!input) return false;
+    const input = targetInputFromReference(reference);
+    if ("error" in input) return false;
     if (options.overwrite) {
       await this.targets.upsert(input);
       return true;
@@ -32,22 +33,4 @@ export class TeamsFxReferenceStore implements ConversationReferenceStore {
     const page = await this.targets.list({ status: "active" }, Math.min(Math.max(pageSize, 1), 1000), continuationToken || undefined);
     return { data: page.items.map((t) => t.reference), continuationToken: page.cursor ?? "" };
   }
-}
-
-function inputFromReference(reference: Partial<ConversationReference>): TargetInput | undefined {
-  const conversation = reference.conversation;
-  const kind = conversation?.conversationType;
-  if (!conversation?.id || !conversation.tenantId || !reference.serviceUrl) return undefined;
-  if (kind !== "personal" && kind !== "groupChat" && kind !== "channel") return undefined;
-  return {
-    key: targetKey(conversation.tenantId, conversation.id),
-    kind,
-    tenantId: conversation.tenantId,
-    conversationId: conversation.id,
-    serviceUrl: reference.serviceUrl,
-    reference,
-    ...(kind === "personal" && reference.user?.id ? { userId: reference.user.id } : {}),
-    ...(kind === "personal" && reference.user?.aadObjectId ? { aadObjectId: reference.user.aadObjectId } : {}),
-    ...(kind === "channel" ? { teamId: conversation.id } : {}),
-  };
 }

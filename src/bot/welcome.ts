@@ -24,8 +24,8 @@ export function welcomeWhy(activity: Partial<Activity>): { why: string; where: s
 
 export function welcomeActivity(activity: Partial<Activity>): Partial<Activity> {
   const { why, where } = welcomeWhy(activity);
-  const personalName = activity.conversation?.conversationType === "personal" && activity.from?.name ? ` ${activity.from.name.split(" ")[0]}` : "";
-  const card = renderTemplate("welcome", { why, where, greetingName: personalName });
+  // No per-person greeting: a personal welcome is then the same card for everyone and renders once.
+  const card = renderTemplate("welcome", { why, where });
   return { type: "message", summary: "Welcome to Herald", attachments: [CardFactory.adaptiveCard(card)] };
 }
 

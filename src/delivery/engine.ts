@@ -32,7 +32,10 @@ export interface DeliveryEngineOptions {
   clock?: { now(): number };
   /** Global Bot Connector requests per second per tenant. Default 50. */
   perTenantPerSecond?: number;
-  /** Teams requests in flight at once, all tenants. Default 64 (keeps 50/s × 100 tenants busy at 200 ms latency... within reason). */
+  /**
+   * Teams requests in flight at once, all tenants. Default 64: at 200 ms latency that sustains 320 requests/s
+   * (six tenants at their full 50/s); raise it when many tenants are busy at once.
+   */
   concurrency?: number;
   /** Attempts per delivery for transient failures (429s not counted). Default 6. */
   maxAttempts?: number;
@@ -67,11 +70,15 @@ interface DeliveryTask extends Schedulable {
   phase: Phase;
   /** The recipient changed in memory (1:1 conversation found) and must be written with the next update. */
   recipientDirty: boolean;
+  /** Attempts spent creating the 1:1 in this process (not send attempts, for the "sent on attempt n" note). */
+  createAttempts: number;
 }
 
 interface CallTask extends Schedulable {
   kind: "call";
   run: () => Promise<void>;
+  /** Settles the caller's promise when the task is dropped without running (stop). */
+  abandon: (error: Error) => void;
 }
 
 type Task = DeliveryTask | CallTask;
@@ -115,6 +122,8 @@ export class DeliveryEngine {
   private readonly queue: DispatchQueue<Task>;
 
   private readonly active = new Map<string, ActiveJob>();
+  /** Jobs that stopped claiming because the engine-wide buffer was full; resumed as it drains. */
+  private readonly starved = new Set<ActiveJob>();
   private readonly activating = new Set<string>();
   /** wake() calls still reading their job. */
   private waking = 0;
@@ -221,9 +230,12 @@ export class DeliveryEngine {
         : setTimeout(check, 5));
       check();
     });
-    this.queue.removeWhere(() => true);
+    for (const task of this.queue.removeWhere(() => true)) {
+      if (task.kind === "call") task.abandon(new Error("the delivery engine stopped"));
+    }
     for (const aj of this.active.values()) clearInterval(aj.progressTimer);
     this.active.clear();
+    this.starved.clear();
     this.totalBuffered = 0;
     this.started = false;
     this.checkIdle();
@@ -303,8 +315,12 @@ export class DeliveryEngine {
     if (aj.claiming || aj.finishing) return;
     aj.claiming = true;
     try {
-      while (!aj.exhausted && !aj.cancelled && !this.stopping &&
-        aj.buffered < this.jobBufferTarget && this.totalBuffered < this.maxBuffered) {
+      this.starved.delete(aj);
+      while (!aj.exhausted && !aj.cancelled && !this.stopping && aj.buffered < this.jobBufferTarget) {
+        if (this.totalBuffered >= this.maxBuffered) {
+          this.starved.add(aj);
+          break;
+        }
         const batch = await this.store.jobs.listDeliveriesByStatus(aj.job.id, ["pending"], this.claimChunk, aj.cursor < 0 ? undefined : aj.cursor);
         if (batch.length < this.claimChunk) aj.exhausted = true;
         if (batch.length) aj.cursor = batch[batch.length - 1].seq;
@@ -338,7 +354,7 @@ export class DeliveryEngine {
       return undefined;
     }
     const task: DeliveryTask = {
-      kind: "delivery", job: aj, delivery, phase: "send", recipientDirty: false, tenantId: r.tenantId, keys: [],
+      kind: "delivery", job: aj, delivery, phase: "send", recipientDirty: false, createAttempts: 0, tenantId: r.tenantId, keys: [],
       notBefore: delivery.notBefore ?? 0,
     };
     if (r.newThreadInChannel) {
@@ -454,6 +470,7 @@ export class DeliveryEngine {
       // idempotent in Teams, so an interrupted create costs nothing.
       await this.store.jobs.updateDelivery(jobId, d.recipientKey, { attemptsIncrement: 1 });
       d.attempts++;
+      task.createAttempts++;
       let conversationId: string;
       try {
         conversationId = await this.connector.createPersonalConversation(r.tenantId, r.serviceUrl, r.userId!);
@@ -499,7 +516,7 @@ export class DeliveryEngine {
     } catch (err) {
       return this.settleFailure(task, classifyTeamsError(err));
     }
-    const retried = d.attempts - d.throttled > 1 || d.reason === RESUMED_REASON;
+    const retried = d.attempts - d.throttled - task.createAttempts > 1 || d.reason === RESUMED_REASON;
     await this.store.jobs.updateDelivery(jobId, d.recipientKey, {
       status: "sent", activityId, notBefore: null, ...(recipient ? { recipient } : {}),
       ...(retried ? { reason: d.reason === RESUMED_REASON ? `sent again after a restart (attempt ${d.attempts}); may be a duplicate` : `sent on attempt ${d.attempts}` } : {}),
@@ -585,7 +602,7 @@ export class DeliveryEngine {
   private paced<T>(tenantId: string, keys: RateKey[], call: () => Promise<T>): Promise<T> {
     if (this.stopping) return Promise.reject(new Error("the delivery engine is stopping"));
     return new Promise<T>((resolve, reject) => {
-      const task: CallTask = { kind: "call", tenantId, keys, notBefore: 0, run: () => call().then(resolve, reject) };
+      const task: CallTask = { kind: "call", tenantId, keys, notBefore: 0, run: () => call().then(resolve, reject), abandon: reject };
       this.queue.push(task, this.clock.now());
       this.schedulePump();
     });
@@ -597,6 +614,9 @@ export class DeliveryEngine {
   private release(aj: ActiveJob, count: number): void {
     aj.buffered -= count;
     this.totalBuffered -= count;
+    if (this.starved.size && this.totalBuffered <= this.maxBuffered - this.claimChunk) {
+      for (const other of [...this.starved]) if (other !== aj) void this.claim(other);
+    }
   }
 
   private async maybeFinish(aj: ActiveJob): Promise<void> {
@@ -605,6 +625,10 @@ export class DeliveryEngine {
     aj.finishing = true;
     try {
       const counts = await this.store.jobs.counts(aj.job.id);
+      if (aj.cancelled) {
+        aj.finishing = false; // cancel() finishes the job
+        return;
+      }
       if (counts.pending + counts.sending > 0) {
         // Left in the store but not in memory (a bookkeeping write failed): pick them up again from the start.
         await this.store.jobs.transitionAll(aj.job.id, "sending", "pending", RESUMED_REASON);
@@ -630,6 +654,7 @@ export class DeliveryEngine {
 
   private deactivate(aj: ActiveJob): void {
     clearInterval(aj.progressTimer);
+    this.starved.delete(aj);
     if (this.active.get(aj.job.id) === aj) this.active.delete(aj.job.id);
     this.checkIdle();
   }

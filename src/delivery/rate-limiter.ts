@@ -36,11 +36,11 @@ export interface RateKey {
 }
 
 export interface AimdOptions {
-  /** Multiplier applied to a key's budget on each 429. Default 0.9. */
+  /** Multiplier applied to a key's budget on each 429. Default 0.95. */
   decrease: number;
   /** Lowest factor the budget can fall to. Default 0.1. */
   minFactor: number;
-  /** Fraction of the full budget regained per `recoverStepMs`. Default 0.05 (one 429 costs ~2 s at 90-95%). */
+  /** Fraction of the full budget regained per `recoverStepMs`. Default 0.05 (one 429 costs ~1 s at 95%). */
   recoverPerStep: number;
   /** Default 1000 ms (scale it with the windows in tests). */
   recoverStepMs: number;
@@ -67,7 +67,7 @@ interface KeyState {
   factorAt: number;
 }
 
-const DEFAULT_AIMD: AimdOptions = { decrease: 0.9, minFactor: 0.1, recoverPerStep: 0.05, recoverStepMs: 1000 };
+const DEFAULT_AIMD: AimdOptions = { decrease: 0.95, minFactor: 0.1, recoverPerStep: 0.05, recoverStepMs: 1000 };
 
 export class RateLimiter {
   private readonly keys = new Map<string, KeyState>();

@@ -187,7 +187,8 @@ export class BotFrameworkConnector implements TeamsConnector {
     return {
       channelId: "msteams",
       serviceUrl,
-      conversation: { id: conversationId, tenantId, isGroup: false, conversationType: "", name: "" },
+      // No empty conversationType/name: Agents Playground rejects an activity whose conversationType is "".
+      conversation: { id: conversationId, tenantId } as ConversationReference["conversation"],
       bot: this.botAccount(),
     };
   }

@@ -291,6 +291,23 @@ describe("delivery/engine (connector emulator + memory store)", function () {
     assert.equal(job.throttleRetries, 10);
   });
 
+  it("runs several jobs at once within a small in-memory budget, claiming from the store in chunks", async () => {
+    const tenant = seed("t-chunks", 30);
+    const deliveries = await installAll(store, serviceUrl, tenant);
+    engine = newEngine(store, connector, { timeScale: TIME_SCALE, claimChunk: 4, jobBufferTarget: 8, maxBuffered: 8 });
+    await engine.start();
+    const jobs = [await createJob(store, deliveries), await createJob(store, deliveries.slice(0, 20)), await createJob(store, deliveries.slice(10))];
+    for (const job of jobs) engine.wake(job.id);
+    await engine.idle();
+    for (const job of jobs) {
+      assert.equal((await store.jobs.getJob(job.id))!.status, "completed");
+      const counts = await store.jobs.counts(job.id);
+      assert.equal(counts.sent, counts.total);
+    }
+    const perConversation = deliveredCounts(emulator);
+    tenant.users.forEach((u, i) => assert.equal(perConversation.get(u.personalConversationId), 1 + (i < 20 ? 1 : 0) + (i >= 10 ? 1 : 0)));
+  });
+
   it("fails a delivery whose card cannot be rendered, without calling Teams", async () => {
     const tenant = seed("t-render", 2);
     const deliveries = await installAll(store, serviceUrl, tenant);

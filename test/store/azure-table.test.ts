@@ -5,8 +5,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { TableClient } from "@azure/data-tables";
+import sinon from "sinon";
 import { silentLogger } from "../../src/logger";
 import { openAzureTableStore, tableNames } from "../../src/store/azure-table";
+import { DeliveryTable } from "../../src/store/azure-table/delivery-table";
 import { compositeKey, decodeKey, encodeKey, prefixUpperBound } from "../../src/store/azure-table/keys";
 import { StoreUnreadableError, targetKey, type DeliveryInput, type HeraldStore } from "../../src/store/types";
 import { startAzurite, type AzuriteTable } from "../support/azurite";
@@ -137,19 +139,39 @@ describe("azure-table store (Azurite)", function () {
       assert.equal((await store.schedules.lastSlot("sched/#?"))?.slot, "2026-01-01T00:00:00.000Z|America/Argentina/Buenos_Aires");
     });
 
-    it("idempotency race: a claim whose job is being written makes the others wait for it, not duplicate it", async function () {
+    it("idempotency race: callers that find a claim whose job is still being written wait for it, not duplicate it", async function () {
       const tenant = randomUUID();
       const key = `race-${randomUUID()}`;
       const job = (id: string) => ({ id, idempotencyKey: key, status: "queued" as const, content: { title: "t", text: "x" }, audience: {}, triggeredBy: "api", createdAt: new Date().toISOString() });
-      // 1,000 deliveries keep the winner busy long enough for the others to find a claim without a job.
-      const results = await Promise.all(Array.from({ length: 6 }, () => store.jobs.createJob(job(randomUUID()), deliveries(tenant, 1000))));
-      const winners = results.filter((r) => r.created);
-      assert.equal(winners.length, 1);
-      for (const r of results) {
-        assert.equal(r.job.id, winners[0]!.job.id);
-        assert.equal(r.job.total, 1000, "the waiting callers got the complete job");
+      // Hold the winner between its claim and its deliveries until every other caller has looked for its job.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => { release = resolve; });
+      const create = DeliveryTable.prototype.create;
+      const stub = sinon.stub(DeliveryTable.prototype, "create").callsFake(async function (this: DeliveryTable, ...args) {
+        await held;
+        return create.apply(this, args);
+      });
+      const lookups = sinon.spy(store.jobs, "getJob");
+      try {
+        const racing = Promise.all(Array.from({ length: 6 }, () => store.jobs.createJob(job(randomUUID()), deliveries(tenant, 50))));
+        while (lookups.callCount < 5) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(stub.callCount, 1, "only the claim owner writes deliveries");
+        assert.equal(await store.jobs.findByIdempotencyKey(key), undefined, "a claimed key without its job finds nothing yet");
+        release();
+        const results = await racing;
+        const winners = results.filter((r) => r.created);
+        assert.equal(winners.length, 1);
+        for (const r of results) {
+          assert.equal(r.job.id, winners[0]!.job.id);
+          assert.equal(r.job.total, 50, "the waiting callers got the complete job");
+        }
+        assert.equal(stub.callCount, 1);
+        assert.equal((await store.jobs.counts(winners[0]!.job.id)).pending, 50);
+      } finally {
+        release();
+        stub.restore();
+        lookups.restore();
       }
-      assert.equal((await store.jobs.counts(winners[0]!.job.id)).pending, 1000);
     });
 
     it("idempotency: a claim left by a writer that died is taken over after the takeover delay", async function () {
@@ -194,7 +216,9 @@ describe("azure-table store (Azurite)", function () {
       for (const s of ["pending", "sending", "sent", "failed", "gone", "skipped", "cancelled"] as const) {
         assert.equal(counts[s], actual[s] ?? 0, `${s}: counter ${counts[s]} vs ${actual[s] ?? 0} stored`);
       }
-      assert.equal(counts.cancelled, moved, "transitionAll reports what it moved");
+      // Deliveries 100..399 only ever move pending → cancelled; among the first 100 an update may land after the
+      // cancel and move one on again, so transitionAll may report more than stay cancelled — never fewer.
+      assert.ok(counts.cancelled >= 300 && counts.cancelled <= moved, `cancelled ${counts.cancelled}, moved ${moved}`);
       let attempts = 0;
       for (const d of ds.slice(0, 100)) attempts += (await store.jobs.getDelivery(id, d.recipientKey))!.attempts;
       assert.equal(attempts, 200, "no increment lost");

@@ -56,8 +56,15 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** Exits the Azurite child as soon as its IPC channel to the test process closes. */
-const WATCHDOG = `process.on("disconnect", () => process.exit(0));\n`;
+/**
+ * Preloaded into the Azurite child: when its IPC channel to the test process closes (stop(), or the test
+ * process died), it removes its temp dir (which holds this file) and exits.
+ */
+const WATCHDOG = `process.on("disconnect", () => {
+  try { require("node:fs").rmSync(__dirname, { recursive: true, force: true }); } catch {}
+  process.exit(0);
+});
+`;
 
 function waitForExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

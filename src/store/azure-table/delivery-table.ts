@@ -1,100 +1,143 @@
 /**
- * Deliveries and their counters in Azure Table Storage — one partition per job (PK = encodeKey(jobId)):
+ * Deliveries and their counters in Azure Table Storage (`deliveries` table). For job J, with p = encodeKey(J)+"!!":
  *
- *   "d:<seq, 10 digits>"          the delivery; RowKey order is seq order, so claiming in seq order is a range read
- *   "r:<encodeKey(recipientKey)>" → { seq }: getDelivery/updateDelivery find a delivery by point reads only
- *   "c:<shard, 2 digits>"         counter shard: a count per status (a shard may go negative; the sum is exact)
+ *   PK p+"d"+<seq div 2000, 6 digits>   RK "d:<seq, 10 digits>"   a delivery
+ *                                       RK "c:<shard>"            counter shard: a count per status
+ *   PK p+"i"                            RK "meta"                 { total, partitionSize, indexBuckets }
+ *                                       RK "x:<bucket>"           { map: {recipientKey: seq, ...} } (~100 keys)
  *
- * Counters are exact because every status change writes the delivery and one counter shard in the same entity
- * group transaction, both with If-Match on the ETag just read: either both change or neither does, and a lost
- * race (412) is re-read and redone. Sixteen shards spread concurrent writers so they rarely collide on one
- * counter; `counts` reads the shards with one partition range query. Listings only read the "d:" range.
+ * - RowKey order is seq order (globally, since the seq is in the RowKey), so claiming in seq order and paging
+ *   are one PartitionKey-range query over the job's delivery partitions; counter and index rows sit outside
+ *   the "d:" RowKey range and never show up in listings.
+ * - getDelivery/updateDelivery by recipientKey are point reads: meta, then the hash bucket holding the key's
+ *   seq, then the delivery. Meta and buckets never change after createJob, so they are cached.
+ * - Exact counts: a status change writes the delivery and one counter shard of the same partition in one
+ *   entity group transaction, both with If-Match on the ETags just read — both change or neither, and a lost
+ *   race (412) is re-read and redone on another shard. Four shards per partition spread concurrent writers;
+ *   `counts` sums the shards with point reads (4 per 2,000 deliveries), never a scan of the deliveries.
+ * - Partitions of 2,000 deliveries keep transactions (100 rows, one partition) full while spreading a large
+ *   job over partition servers — and keep Azurite, whose writes cost O(partition size), linear.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryRecipient, DeliveryStatus, Page } from "../types";
-import { encodeKey, padNumber } from "./keys";
+import { encodeKey, KEY_SEPARATOR, padNumber, stableHash } from "./keys";
 import {
-  chunk, clampLimit, decodeCursor, doubleProperty, encodeCursor, forEachBounded, getJson, getRow, literal,
-  nowIso, numberOf, optionalString, putJson, queryRows, withOptimisticRetry, type Entity, type Row,
+  chunk, clampLimit, decodeCursor, doubleProperty, encodeCursor, forEachBounded, getJson, getRow, isConflict,
+  isNotFound, isPreconditionFailed, literal, MAX_BATCH, nowIso, numberOf, optionalString, putJson, queryRows,
+  withOptimisticRetry, type Entity, type Row,
 } from "./table-helpers";
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "sending", "sent", "failed", "gone", "skipped", "cancelled"];
 
-const SHARDS = 16;
-/** Transactions in flight while a job's deliveries are written. */
-const WRITE_CONCURRENCY = 16;
-/** recipientKey → seq never changes once written, so it is cached (bounded) to save a read per update. */
-const SEQ_CACHE_LIMIT = 250_000;
+const PARTITION_SIZE = 2000;
+const SHARDS = 4;
+const KEYS_PER_INDEX_BUCKET = 100;
+/** Requests in flight while a job is written or its counters are read. */
+const CONCURRENCY = 16;
+const META_CACHE_LIMIT = 1000;
+const BUCKET_CACHE_LIMIT = 5000;
 
+interface Meta {
+  total: number;
+  partitionSize: number;
+  indexBuckets: number;
+}
+
+const jobPrefix = (jobId: string) => encodeKey(jobId) + KEY_SEPARATOR;
+const deliveryPartition = (jobId: string, seq: number, size: number) => `${jobPrefix(jobId)}d${padNumber(Math.floor(seq / size), 6)}`;
+const indexPartition = (jobId: string) => `${jobPrefix(jobId)}i`;
 const deliveryRowKey = (seq: number) => `d:${padNumber(seq)}`;
-const indexRowKey = (recipientKey: string) => `r:${encodeKey(recipientKey)}`;
 const shardRowKey = (shard: number) => `c:${padNumber(shard, 2)}`;
-const DELIVERY_RANGE_END = "d;"; // ';' follows ':' — every "d:..." RowKey sorts below it
+const bucketRowKey = (bucket: number) => `x:${padNumber(bucket, 6)}`;
+const bucketOf = (recipientKey: string, buckets: number) => stableHash(recipientKey) % buckets;
 
 export class DeliveryTable {
-  private readonly seqCache = new Map<string, number>();
+  private readonly metaCache = new Map<string, Meta>();
+  private readonly bucketCache = new Map<string, Map<string, number>>();
 
   constructor(private readonly table: TableClient) {}
 
   /**
-   * Writes deliveries (first occurrence of a recipientKey wins; seq 0..n-1) and the initial counters.
-   * Upserts, so a retried write of the same job converges. Returns the number written.
+   * Writes deliveries (first occurrence of a recipientKey wins; seq 0..n-1), counters, the recipient index and
+   * finally the meta row. Upserts, so a retried write of the same job converges. Returns the number written.
    */
   async create(jobId: string, inputs: DeliveryInput[]): Promise<number> {
-    const partitionKey = encodeKey(jobId);
     const seen = new Set<string>();
     const unique = inputs.filter((d) => !seen.has(d.recipientKey) && seen.add(d.recipientKey));
     const stamp = nowIso();
-    const initial: Record<string, number> = {};
-    const deliveries = unique.map((input, seq): Delivery => {
-      const status = input.status ?? "pending";
-      initial[status] = (initial[status] ?? 0) + 1;
-      return {
-        jobId, recipientKey: input.recipientKey, seq, status, recipient: input.recipient, attempts: 0, throttled: 0,
-        ...(input.reason !== undefined ? { reason: input.reason } : {}), updatedAt: stamp,
-      };
-    });
-    // A delivery and its index row travel in the same transaction: 50 pairs = 100 operations.
-    await forEachBounded(chunk(deliveries, 50), WRITE_CONCURRENCY, async (batch) => {
+    const meta: Meta = {
+      total: unique.length, partitionSize: PARTITION_SIZE,
+      indexBuckets: Math.max(1, Math.ceil(unique.length / KEYS_PER_INDEX_BUCKET)),
+    };
+
+    // Deliveries with their partition's initial counts (shard 0), as transactions of 100 per partition.
+    const batches: TransactionAction[][] = [];
+    for (let start = 0; start < unique.length; start += PARTITION_SIZE) {
+      const partitionKey = deliveryPartition(jobId, start, PARTITION_SIZE);
+      const initial: Record<string, number> = {};
       const actions: TransactionAction[] = [];
-      for (const d of batch) {
-        actions.push(["upsert", toEntity(partitionKey, d), "Replace"]);
-        actions.push(["upsert", { partitionKey, rowKey: indexRowKey(d.recipientKey), seq: d.seq }, "Replace"]);
-      }
-      await this.table.submitTransaction(actions);
-    });
-    if (deliveries.length > 0) {
-      await this.table.upsertEntity({ partitionKey, rowKey: shardRowKey(0), ...counterProps(initial) }, "Replace");
+      unique.slice(start, start + PARTITION_SIZE).forEach((input, i) => {
+        const status = input.status ?? "pending";
+        initial[status] = (initial[status] ?? 0) + 1;
+        const delivery: Delivery = {
+          jobId, recipientKey: input.recipientKey, seq: start + i, status, recipient: input.recipient, attempts: 0, throttled: 0,
+          ...(input.reason !== undefined ? { reason: input.reason } : {}), updatedAt: stamp,
+        };
+        actions.push(["upsert", toEntity(partitionKey, delivery), "Replace"]);
+      });
+      actions.push(["upsert", { partitionKey, rowKey: shardRowKey(0), ...counterProps(initial) }, "Replace"]);
+      for (let s = 1; s < SHARDS; s++) actions.push(["upsert", { partitionKey, rowKey: shardRowKey(s), ...counterProps({}) }, "Replace"]);
+      batches.push(...chunk(actions, MAX_BATCH));
     }
-    for (const d of deliveries) this.rememberSeq(jobId, d.recipientKey, d.seq);
-    return deliveries.length;
+
+    // The recipient index: recipientKey → seq, ~100 keys per row.
+    const buckets = Array.from({ length: meta.indexBuckets }, () => ({} as Record<string, number>));
+    unique.forEach((d, seq) => { buckets[bucketOf(d.recipientKey, meta.indexBuckets)]![d.recipientKey] = seq; });
+    const indexKey = indexPartition(jobId);
+    const indexActions = buckets.map((map, bucket): TransactionAction => {
+      const entity: Entity = { partitionKey: indexKey, rowKey: bucketRowKey(bucket) };
+      putJson(entity, "map", map);
+      return ["upsert", entity, "Replace"];
+    });
+    batches.push(...chunk(indexActions, MAX_BATCH));
+
+    await forEachBounded(batches, CONCURRENCY, async (batch) => {
+      await this.table.submitTransaction(batch);
+    });
+    // Meta last: until it exists, the job's deliveries are invisible to point lookups.
+    await this.table.upsertEntity({ partitionKey: indexKey, rowKey: "meta", ...meta }, "Replace");
+    this.cacheMeta(jobId, meta);
+    return unique.length;
   }
 
   async get(jobId: string, recipientKey: string): Promise<Delivery | undefined> {
-    const seq = await this.seqOf(jobId, recipientKey);
-    if (seq === undefined) return undefined;
-    const row = await getRow(this.table, encodeKey(jobId), deliveryRowKey(seq));
+    const at = await this.locate(jobId, recipientKey);
+    if (!at) return undefined;
+    const row = await getRow(this.table, at.partitionKey, deliveryRowKey(at.seq));
     return row && fromRow(jobId, row);
   }
 
   /** Applies the patch; a status change moves one count between statuses atomically with the delivery. */
   async update(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<boolean> {
-    const seq = await this.seqOf(jobId, recipientKey);
-    return seq !== undefined && this.patchSeq(jobId, seq, patch);
+    const at = await this.locate(jobId, recipientKey);
+    return at !== undefined && this.patchAt(jobId, at.partitionKey, at.seq, patch);
   }
 
   /** Moves every delivery in `from` to `to`; counters move with each transaction of up to 99 deliveries. */
   async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number> {
     if (from === to) return 0;
-    const partitionKey = encodeKey(jobId);
-    const filter = `${deliveryRange(partitionKey)} and status eq ${literal(from)}`;
+    const filter = `${deliveryRange(jobId)} and status eq ${literal(from)}`;
+    const patch: DeliveryPatch = { status: to, ...(reason !== undefined ? { reason } : {}) };
     let moved = 0;
     let batchNo = 0;
-    const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 990 });
+    const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 });
     for await (const page of pages) {
-      await forEachBounded(chunk(page as Row[], 99), WRITE_CONCURRENCY, async (rows) => {
-        const shard = batchNo++ % SHARDS;
-        moved += await this.transitionBatch(jobId, partitionKey, rows, shard, from, to, reason);
+      const byPartition = new Map<string, Row[]>();
+      for (const row of page as Row[]) byPartition.set(row.partitionKey!, [...(byPartition.get(row.partitionKey!) ?? []), row]);
+      const batches = [...byPartition.values()].flatMap((rows) => chunk(rows, MAX_BATCH - 1));
+      await forEachBounded(batches, CONCURRENCY, async (rows) => {
+        const n = await this.transitionBatch(jobId, rows, batchNo++ % SHARDS, from, to, patch);
+        moved += n; // not `moved += await ...`: that reads `moved` before the await and loses concurrent adds
       });
     }
     return moved;
@@ -102,59 +145,58 @@ export class DeliveryTable {
 
   async listByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]> {
     if (statuses.length === 0) return [];
-    const partitionKey = encodeKey(jobId);
-    const start = afterSeq !== undefined && afterSeq >= 0 ? ` and RowKey gt ${literal(deliveryRowKey(Math.floor(afterSeq)))}` : "";
+    const after = afterSeq !== undefined && afterSeq >= 0 ? Math.floor(afterSeq) : undefined;
     const anyStatus = statuses.map((s) => `status eq ${literal(s)}`).join(" or ");
-    const rows = await queryRows(this.table, `${deliveryRange(partitionKey)}${start} and (${anyStatus})`, clampLimit(limit, 100_000));
-    return rows.map((row) => this.remembered(fromRow(jobId, row)));
+    const rows = await queryRows(this.table, `${deliveryRange(jobId, after)} and (${anyStatus})`, clampLimit(limit, 100_000));
+    return rows.map((row) => fromRow(jobId, row));
   }
 
   async list(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
     const max = clampLimit(limit, 100_000);
-    const partitionKey = encodeKey(jobId);
-    const after = decodeCursor(cursor);
-    const filter = deliveryRange(partitionKey) +
-      (after !== undefined ? ` and RowKey gt ${literal(after)}` : "") +
-      (status !== undefined ? ` and status eq ${literal(status)}` : "");
+    const decoded = decodeCursor(cursor);
+    const after = decoded !== undefined && /^\d+$/.test(decoded) ? Number(decoded) : undefined;
+    const filter = deliveryRange(jobId, after) + (status !== undefined ? ` and status eq ${literal(status)}` : "");
     const rows = await queryRows(this.table, filter, max + 1);
-    const items = rows.slice(0, max).map((row) => this.remembered(fromRow(jobId, row)));
+    const items = rows.slice(0, max).map((row) => fromRow(jobId, row));
     if (rows.length <= max) return { items };
-    return { items, cursor: encodeCursor(rows[max - 1]!.rowKey!) };
+    return { items, cursor: encodeCursor(String(items[items.length - 1]!.seq)) };
   }
 
   async counts(jobId: string): Promise<DeliveryCounts> {
-    const partitionKey = encodeKey(jobId);
-    const shards = await queryRows(this.table,
-      `PartitionKey eq ${literal(partitionKey)} and RowKey ge 'c:' and RowKey lt 'c;'`, SHARDS * 2);
     const counts: DeliveryCounts = { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, gone: 0, skipped: 0, cancelled: 0 };
-    for (const shard of shards) {
-      for (const status of DELIVERY_STATUSES) counts[status] += numberOf(shard, status) ?? 0;
+    const meta = await this.meta(jobId);
+    if (!meta || meta.total === 0) return counts;
+    const shards: Array<[string, string]> = [];
+    for (let start = 0; start < meta.total; start += meta.partitionSize) {
+      const partitionKey = deliveryPartition(jobId, start, meta.partitionSize);
+      for (let s = 0; s < SHARDS; s++) shards.push([partitionKey, shardRowKey(s)]);
     }
+    await forEachBounded(shards, CONCURRENCY * 2, async ([partitionKey, rowKey]) => {
+      const shard = await getRow(this.table, partitionKey, rowKey);
+      if (shard) for (const status of DELIVERY_STATUSES) counts[status] += numberOf(shard, status) ?? 0;
+    });
     counts.total = DELIVERY_STATUSES.reduce((sum, s) => sum + counts[s], 0);
     return counts;
   }
 
   private async transitionBatch(
-    jobId: string, partitionKey: string, rows: Row[], shard: number, from: DeliveryStatus, to: DeliveryStatus, reason?: string,
+    jobId: string, rows: Row[], shard: number, from: DeliveryStatus, to: DeliveryStatus, patch: DeliveryPatch,
   ): Promise<number> {
+    const partitionKey = rows[0]!.partitionKey!;
     const counter = await getRow(this.table, partitionKey, shardRowKey(shard));
-    const actions: TransactionAction[] = rows.map((row) => {
-      const after = applyPatch(fromRow(jobId, row), { status: to, ...(reason !== undefined ? { reason } : {}) });
-      return ["update", toEntity(partitionKey, after), "Replace", { etag: row.etag }];
-    });
+    const actions: TransactionAction[] = rows.map((row) =>
+      ["update", toEntity(partitionKey, applyPatch(fromRow(jobId, row), patch)), "Replace", { etag: row.etag }]);
     actions.push(counterAction(partitionKey, shard, counter, { [from]: -rows.length, [to]: rows.length }));
     try {
       await this.table.submitTransaction(actions);
       return rows.length;
     } catch (error) {
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status !== 412 && status !== 409 && status !== 404) throw error;
+      if (!isPreconditionFailed(error) && !isConflict(error) && !isNotFound(error)) throw error;
     }
-    // Someone changed a delivery or the shard meanwhile: move the rows one by one, each only if still in `from`.
+    // A delivery or the shard changed meanwhile: move the rows one by one, each only if still in `from`.
     let moved = 0;
     await forEachBounded(rows, 8, async (row) => {
-      const patch = { status: to, ...(reason !== undefined ? { reason } : {}) };
-      if (await this.patchSeq(jobId, numberOf(row, "seq") ?? -1, patch, from)) moved++;
+      if (await this.patchAt(jobId, partitionKey, numberOf(row, "seq") ?? -1, patch, from)) moved++;
     });
     return moved;
   }
@@ -164,10 +206,9 @@ export class DeliveryTable {
    * If-Match in one transaction; on 412/409 re-read and redo. With `expected`, only a delivery still in that
    * status is changed. True when it wrote.
    */
-  private async patchSeq(jobId: string, seq: number, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
-    const partitionKey = encodeKey(jobId);
+  private async patchAt(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
     return withOptimisticRetry(async (round) => {
-      const shard = (seq + round * 7) % SHARDS; // a lost race moves on to another shard
+      const shard = (seq + round) % SHARDS; // a lost race moves on to another shard
       const [row, counter] = await Promise.all([
         getRow(this.table, partitionKey, deliveryRowKey(seq)),
         patch.status !== undefined ? getRow(this.table, partitionKey, shardRowKey(shard)) : Promise.resolve(undefined),
@@ -188,41 +229,63 @@ export class DeliveryTable {
     });
   }
 
-  private async seqOf(jobId: string, recipientKey: string): Promise<number | undefined> {
-    const cacheKey = `${jobId}\n${recipientKey}`;
-    const cached = this.seqCache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    const row = await getRow(this.table, encodeKey(jobId), indexRowKey(recipientKey));
-    const seq = row && numberOf(row, "seq");
-    if (seq !== undefined) this.rememberSeq(jobId, recipientKey, seq);
-    return seq;
-  }
-
-  private remembered(d: Delivery): Delivery {
-    this.rememberSeq(d.jobId, d.recipientKey, d.seq);
-    return d;
-  }
-
-  private rememberSeq(jobId: string, recipientKey: string, seq: number): void {
-    const cacheKey = `${jobId}\n${recipientKey}`;
-    if (this.seqCache.has(cacheKey)) return;
-    if (this.seqCache.size >= SEQ_CACHE_LIMIT) {
-      // Drop the oldest tenth (Map iterates in insertion order).
-      let drop = Math.ceil(SEQ_CACHE_LIMIT / 10);
-      for (const key of this.seqCache.keys()) {
-        this.seqCache.delete(key);
-        if (--drop === 0) break;
-      }
+  /** Where a recipient's delivery lives: meta → index bucket → seq → partition. */
+  private async locate(jobId: string, recipientKey: string): Promise<{ partitionKey: string; seq: number } | undefined> {
+    const meta = await this.meta(jobId);
+    if (!meta || meta.total === 0) return undefined;
+    const bucket = bucketOf(recipientKey, meta.indexBuckets);
+    const cacheKey = `${jobId}\n${bucket}`;
+    let map = this.bucketCache.get(cacheKey);
+    if (!map) {
+      const row = await getRow(this.table, indexPartition(jobId), bucketRowKey(bucket));
+      map = new Map(Object.entries(row ? getJson<Record<string, number>>(row, "map") ?? {} : {}));
+      remember(this.bucketCache, cacheKey, map, BUCKET_CACHE_LIMIT);
     }
-    this.seqCache.set(cacheKey, seq);
+    const seq = map.get(recipientKey);
+    return seq === undefined ? undefined : { partitionKey: deliveryPartition(jobId, seq, meta.partitionSize), seq };
+  }
+
+  private async meta(jobId: string): Promise<Meta | undefined> {
+    const cached = this.metaCache.get(jobId);
+    if (cached) return cached;
+    const row = await getRow(this.table, indexPartition(jobId), "meta");
+    if (!row) return undefined; // not cached: the job may still be being written
+    const meta: Meta = {
+      total: numberOf(row, "total") ?? 0,
+      partitionSize: numberOf(row, "partitionSize") ?? PARTITION_SIZE,
+      indexBuckets: numberOf(row, "indexBuckets") ?? 1,
+    };
+    this.cacheMeta(jobId, meta);
+    return meta;
+  }
+
+  private cacheMeta(jobId: string, meta: Meta): void {
+    remember(this.metaCache, jobId, meta, META_CACHE_LIMIT);
+    for (const key of [...this.bucketCache.keys()]) if (key.startsWith(`${jobId}\n`)) this.bucketCache.delete(key);
   }
 }
 
-function deliveryRange(partitionKey: string): string {
-  return `PartitionKey eq ${literal(partitionKey)} and RowKey ge 'd:' and RowKey lt ${literal(DELIVERY_RANGE_END)}`;
+/** Bounded cache: evicts the oldest tenth when full (Map iterates in insertion order). */
+function remember<V>(cache: Map<string, V>, key: string, value: V, limit: number): void {
+  if (cache.size >= limit) {
+    let drop = Math.ceil(limit / 10);
+    for (const k of cache.keys()) {
+      cache.delete(k);
+      if (--drop === 0) break;
+    }
+  }
+  cache.set(key, value);
 }
 
-/** The transaction step that adds `delta` to one counter shard (creating it when it does not exist yet). */
+/** The job's delivery rows (optionally only those after `afterSeq`), in seq order. */
+function deliveryRange(jobId: string, afterSeq?: number): string {
+  const prefix = jobPrefix(jobId);
+  const low = afterSeq === undefined ? `${prefix}d` : deliveryPartition(jobId, afterSeq, PARTITION_SIZE);
+  const rowLow = afterSeq === undefined ? "RowKey ge 'd:'" : `RowKey gt ${literal(deliveryRowKey(afterSeq))}`;
+  return `PartitionKey ge ${literal(low)} and PartitionKey lt ${literal(`${prefix}e`)} and ${rowLow} and RowKey lt 'd;'`;
+}
+
+/** The transaction step that adds `delta` to one counter shard (creating it when it does not exist). */
 function counterAction(partitionKey: string, shard: number, current: Row | undefined, delta: Record<string, number>): TransactionAction {
   const values: Record<string, number> = {};
   for (const status of DELIVERY_STATUSES) values[status] = (current ? numberOf(current, status) ?? 0 : 0) + (delta[status] ?? 0);

@@ -61,13 +61,12 @@ export class AzureJobStore implements JobStore {
       const claim = await this.claimIdempotencyKey(input.idempotencyKey, input.id);
       if ("owner" in claim) return { job: claim.owner, created: false };
       claimEtag = claim.etag;
-    } else {
-      const existing = await this.getJob(input.id);
-      if (existing) return { job: existing, created: false };
+    } else if (await this.getJob(input.id)) {
+      throw new Error(`job ${input.id} already exists`); // like the other backends: ids are never reused
     }
     try {
       const total = await this.deliveries.create(input.id, deliveries);
-      const job: Job = { ...input, total, throttleRetries: 0, updatedAt: input.createdAt };
+      const job: Job = { ...structuredClone(input), total, throttleRetries: 0, updatedAt: input.createdAt };
       await this.table.upsertEntity({ partitionKey: TIME, rowKey: timeRowKey(job.createdAt, job.id), jobId: job.id }, "Replace");
       if (UNFINISHED.has(job.status)) await this.table.upsertEntity({ partitionKey: OPEN, rowKey: encodeKey(job.id), jobId: job.id }, "Replace");
       await this.table.createEntity(toEntity(job)); // the commit point

@@ -77,3 +77,18 @@ export function prefixUpperBound(prefix: string): string {
 export function padNumber(n: number, width = 10): string {
   return String(n).padStart(width, "0");
 }
+
+/** 32-bit FNV-1a over UTF-16 code units: a stable hash for spreading rows over a fixed number of partitions. */
+export function stableHash(value: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) {
+    hash ^= value.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** Bucket `value` into one of `buckets` partitions, as a fixed-width string. */
+export function bucketOf(value: string, buckets: number): string {
+  return padNumber(stableHash(value) % buckets, String(buckets - 1).length);
+}

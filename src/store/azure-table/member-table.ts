@@ -1,35 +1,50 @@
 /**
  * Members in Azure Table Storage.
  *
- * `members` table, two kinds of partition:
- *   person      PK "p!!<tenantId>"     RK <userId>   the Member (written with InsertOrMerge: merge semantics for free)
- *   membership  PK "s!!<sourceKey>"    RK <userId>   { tenantId, userId } — a roster in userId order
- * `memberindex` table: PK "<aad|upn|uid>!!<value>", RK <tenantId> → { tenantId, userId }.
- *   With a tenant, `find` is a point read of the index row and one of the person; without, it reads one small
- *   partition. Index rows are never updated in place when a person's upn changes: `find` checks the person it
- *   lands on still carries the value, so a stale row answers "not found" rather than the wrong person.
- * (All key parts are encoded with `encodeKey`.)
+ * `members` table:
+ *   person      PK "p!!<bucket(userId)>"   RK "<userId>!!<tenantId>"   the Member
+ *   membership  PK "s!!<sourceKey>"        RK "<userId>"               { tenantId, userId }: a roster in userId order
+ * `memberindex` table:
+ *   PK "<aad|upn>!!<bucket(value)>"  RK "<value>!!<tenantId>"  → { tenantId, userId }
+ * (every part encoded with encodeKey; bucket = stable hash mod 64, fixed forever.)
+ *
+ * Lookups are point reads when the tenant is known, and one RowKey-prefix range inside one partition when it
+ * is not — never a scan. Hash buckets keep partitions small and let a roster be written as transactions of up
+ * to 100 rows per bucket (people are written with InsertOrMerge: merge semantics without a read).
+ * Index rows are not removed when a person's upn changes: `find` checks that the person it lands on still
+ * carries the value, so a stale row answers "not found", never the wrong person.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
-import { compositeKey, encodeKey } from "./keys";
+import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, prefixUpperBound } from "./keys";
 import {
   chunk, clampLimit, countRows, decodeCursor, definedProps, deleteIfPresent, deleteRows, encodeCursor,
-  forEachBounded, getRow, isNotFound, literal, MAX_BATCH, nowIso, optionalString, queryRows, userProps, type Row,
+  forEachBounded, getRow, isNotFound, literal, MAX_BATCH, nowIso, optionalString, queryRows, userProps, type Entity, type Row,
 } from "./table-helpers";
 
-type IndexKind = "aad" | "upn" | "uid";
+type IndexKind = "aad" | "upn";
+
+/** Partitions per row kind. Changing it orphans every stored person and index row: never change it. */
+const BUCKETS = 64;
 
 const MEMBER_FIELDS = [
   "tenantId", "userId", "aadObjectId", "upn", "email", "name", "serviceUrl", "personalConversationId", "timeZone", "updatedAt",
 ] as const;
 
-/** Parallel requests when a roster is written or read (one team can have thousands of members). */
+/** Parallel requests while a roster is written or read (one team can have thousands of members). */
 const CONCURRENCY = 16;
 
-const personPartition = (tenantId: string) => compositeKey("p", tenantId);
+const personKeys = (tenantId: string, userId: string) =>
+  ({ partitionKey: compositeKey("p", bucketOf(userId, BUCKETS)), rowKey: compositeKey(userId, tenantId) });
+const indexKeys = (kind: IndexKind, value: string, tenantId: string) =>
+  ({ partitionKey: compositeKey(kind, bucketOf(value, BUCKETS)), rowKey: compositeKey(value, tenantId) });
 const sourcePartition = (sourceKey: string) => compositeKey("s", sourceKey);
-const indexPartition = (kind: IndexKind, value: string) => compositeKey(kind, value);
+
+/** Rows whose RowKey is `<value>!!<anything>` in one partition: the same value in every tenant. */
+function prefixFilter(partitionKey: string, value: string): string {
+  const low = encodeKey(value) + KEY_SEPARATOR;
+  return `PartitionKey eq ${literal(partitionKey)} and RowKey ge ${literal(low)} and RowKey lt ${literal(prefixUpperBound(low))}`;
+}
 
 export class AzureMemberStore implements MemberStore {
   constructor(private readonly members: TableClient, private readonly index: TableClient) {}
@@ -37,48 +52,31 @@ export class AzureMemberStore implements MemberStore {
   async upsertMembers(sourceKey: string, inputs: MemberInput[]): Promise<void> {
     if (inputs.length === 0) return;
     const stamp = nowIso();
-    // One entity per person per call (a batch may not touch a row twice); later inputs merge over earlier ones.
+    // One row per person per call (a transaction may not touch a row twice); later inputs merge over earlier ones.
     const people = new Map<string, Record<string, unknown>>();
     for (const input of inputs) {
       const id = compositeKey(input.tenantId, input.userId);
       const patch = definedProps({ ...input, upn: input.upn?.toLowerCase(), updatedAt: stamp });
       people.set(id, { ...(people.get(id) ?? {}), ...patch });
     }
-    const byTenant = new Map<string, Record<string, unknown>[]>();
-    for (const person of people.values()) {
-      const tenantId = person.tenantId as string;
-      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), person]);
+
+    // People first, then index rows and memberships: nothing points at a person not yet written.
+    await this.writeGrouped(this.members, [...people.values()].map((p) => ({
+      ...personKeys(p.tenantId as string, p.userId as string), ...p,
+    })), "Merge");
+
+    const indexRows: Entity[] = [];
+    for (const p of people.values()) {
+      const pointer = { tenantId: p.tenantId as string, userId: p.userId as string };
+      if (typeof p.aadObjectId === "string") indexRows.push({ ...indexKeys("aad", p.aadObjectId, pointer.tenantId), ...pointer });
+      if (typeof p.upn === "string") indexRows.push({ ...indexKeys("upn", p.upn, pointer.tenantId), ...pointer });
     }
+    await this.writeGrouped(this.index, indexRows, "Replace");
 
-    // People first, then index rows and memberships: a roster entry never points at a person not yet written.
-    const personBatches = [...byTenant].flatMap(([tenantId, list]) =>
-      chunk(list, MAX_BATCH).map((batch) => ({ tenantId, batch })));
-    await forEachBounded(personBatches, CONCURRENCY, async ({ tenantId, batch }) => {
-      await this.members.submitTransaction(batch.map((person): TransactionAction => [
-        "upsert", { partitionKey: personPartition(tenantId), rowKey: encodeKey(person.userId as string), ...person }, "Merge",
-      ]));
-    });
-
-    const indexRows: Array<{ kind: IndexKind; value: string; tenantId: string; userId: string }> = [];
-    for (const person of people.values()) {
-      const tenantId = person.tenantId as string;
-      const userId = person.userId as string;
-      indexRows.push({ kind: "uid", value: userId, tenantId, userId });
-      if (typeof person.aadObjectId === "string") indexRows.push({ kind: "aad", value: person.aadObjectId, tenantId, userId });
-      if (typeof person.upn === "string") indexRows.push({ kind: "upn", value: person.upn, tenantId, userId });
-    }
-    await forEachBounded(indexRows, CONCURRENCY, async ({ kind, value, tenantId, userId }) => {
-      await this.index.upsertEntity(
-        { partitionKey: indexPartition(kind, value), rowKey: encodeKey(tenantId), tenantId, userId }, "Replace");
-    });
-
-    const partition = sourcePartition(sourceKey);
-    const memberships = [...people.values()].map((p) => ({ tenantId: p.tenantId as string, userId: p.userId as string }));
-    await forEachBounded(chunk(memberships, MAX_BATCH), CONCURRENCY, async (batch) => {
-      await this.members.submitTransaction(batch.map((m): TransactionAction => [
-        "upsert", { partitionKey: partition, rowKey: encodeKey(m.userId), tenantId: m.tenantId, userId: m.userId }, "Replace",
-      ]));
-    });
+    const partitionKey = sourcePartition(sourceKey);
+    await this.writeGrouped(this.members, [...people.values()].map((p) => ({
+      partitionKey, rowKey: encodeKey(p.userId as string), tenantId: p.tenantId, userId: p.userId,
+    })), "Replace");
   }
 
   async removeMembership(sourceKey: string, userIds: string[]): Promise<void> {
@@ -95,26 +93,31 @@ export class AzureMemberStore implements MemberStore {
   }
 
   async find(ref: UserRef, tenantId?: string): Promise<Member | undefined> {
-    const [kind, value]: [IndexKind, string] =
-      "aadObjectId" in ref ? ["aad", ref.aadObjectId] : "upn" in ref ? ["upn", ref.upn.toLowerCase()] : ["uid", ref.userId];
-    const partition = indexPartition(kind, value);
+    if ("userId" in ref) {
+      if (tenantId !== undefined) return this.get(tenantId, ref.userId);
+      const { partitionKey } = personKeys("", ref.userId);
+      const rows = await queryRows(this.members, prefixFilter(partitionKey, ref.userId), 1);
+      return rows[0] && toMember(rows[0]);
+    }
+    const [kind, value]: [IndexKind, string] = "aadObjectId" in ref ? ["aad", ref.aadObjectId] : ["upn", ref.upn.toLowerCase()];
     const pointers: Row[] = [];
     if (tenantId !== undefined) {
-      const row = await getRow(this.index, partition, encodeKey(tenantId));
+      const keys = indexKeys(kind, value, tenantId);
+      const row = await getRow(this.index, keys.partitionKey, keys.rowKey);
       if (row) pointers.push(row);
     } else {
-      pointers.push(...await queryRows(this.index, `PartitionKey eq ${literal(partition)}`, 20));
+      pointers.push(...await queryRows(this.index, prefixFilter(indexKeys(kind, value, "").partitionKey, value), 20));
     }
     for (const pointer of pointers) {
       const member = await this.get(String(pointer.tenantId), String(pointer.userId));
-      const current = member && (kind === "aad" ? member.aadObjectId : kind === "upn" ? member.upn : member.userId);
-      if (member && current === value) return member;
+      if (member && (kind === "aad" ? member.aadObjectId : member.upn) === value) return member;
     }
     return undefined;
   }
 
   async get(tenantId: string, userId: string): Promise<Member | undefined> {
-    const row = await getRow(this.members, personPartition(tenantId), encodeKey(userId));
+    const { partitionKey, rowKey } = personKeys(tenantId, userId);
+    const row = await getRow(this.members, partitionKey, rowKey);
     return row && toMember(row);
   }
 
@@ -140,13 +143,25 @@ export class AzureMemberStore implements MemberStore {
 
   async setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void> {
     try {
-      await this.members.updateEntity(
-        { partitionKey: personPartition(tenantId), rowKey: encodeKey(userId), personalConversationId: conversationId, updatedAt: nowIso() },
-        "Merge",
-      );
+      await this.members.updateEntity({ ...personKeys(tenantId, userId), personalConversationId: conversationId, updatedAt: nowIso() }, "Merge");
     } catch (error) {
       if (!isNotFound(error)) throw error; // unknown person: nothing to attach it to (the engine upserts first)
     }
+  }
+
+  /** Upserts rows as transactions of up to 100 per partition, several in flight. */
+  private async writeGrouped(table: TableClient, rows: Entity[], mode: "Merge" | "Replace"): Promise<void> {
+    const byPartition = new Map<string, Entity[]>();
+    for (const row of rows) {
+      const list = byPartition.get(row.partitionKey) ?? [];
+      list.push(row);
+      byPartition.set(row.partitionKey, list);
+    }
+    const batches = [...byPartition.values()].flatMap((list) => chunk(list, MAX_BATCH));
+    await forEachBounded(batches, CONCURRENCY, async (batch) => {
+      if (batch.length === 1) await table.upsertEntity(batch[0]!, mode);
+      else await table.submitTransaction(batch.map((row): TransactionAction => ["upsert", row, mode]));
+    });
   }
 }
 

@@ -1,20 +1,22 @@
 /**
  * Targets in Azure Table Storage.
  *
- * Layout: one partition ("t"), RowKey = encodeKey(target key). One partition gives `list` a global, stable key
- * order with server-side paging; the order-preserving key encoding turns a tenant filter into a RowKey range
- * (keys are `_${tenantId}_${conversationId}`), and kind/status/teamId are OData property filters within it.
- * A single partition serves ~2,000 entity operations/s, far above how fast Teams installs arrive.
+ * Layout: PartitionKey = encodeKey(target key), RowKey "t" — one entity per partition. The service returns
+ * rows in PartitionKey order, and the encoding preserves order, so `list` is one PartitionKey range query in
+ * stable key order; a tenant filter narrows the range (keys are `_${tenantId}_${conversationId}`), and
+ * kind/status/teamId are OData property filters. Single-entity partitions spread writes over partition
+ * servers (a single partition is capped at ~2,000 operations/s), no target operation needs a transaction, and
+ * Azurite (whose point operations cost O(partition size)) stays fast with 100k targets.
  */
 import type { TableClient } from "@azure/data-tables";
 import type { GoneReason, Page, Target, TargetInput, TargetQuery, TargetStore } from "../types";
 import { encodeKey, prefixUpperBound } from "./keys";
 import {
-  clampLimit, countRows, createIfAbsent, decodeCursor, definedProps, encodeCursor, getJson, getRow, literal, nowIso,
+  clampLimit, countRows, createIfAbsent, decodeCursor, definedProps, deleteIfPresent, encodeCursor, getJson, getRow, literal, nowIso,
   optionalString, putJson, queryRows, userProps, withOptimisticRetry, type Entity, type Row,
 } from "./table-helpers";
 
-const PARTITION = "t";
+const ROW = "t";
 
 /** Target fields stored as plain string properties (everything but `reference`). */
 const STRING_FIELDS = [
@@ -29,13 +31,15 @@ export class AzureTargetStore implements TargetStore {
   async upsert(input: TargetInput): Promise<{ target: Target; created: boolean }> {
     const { at, ...fields } = writable(input);
     const stamp = at ?? nowIso();
-    const rowKey = encodeKey(input.key);
+    const partitionKey = encodeKey(input.key);
+    const fresh: Target = { ...(definedProps(fields) as Omit<TargetInput, "at">), installedAt: stamp, updatedAt: stamp, status: "active" };
+    // Insert first: most upserts are installs of new targets, which then cost one request.
+    if (await createIfAbsent(this.table, toEntity(fresh))) return { target: fresh, created: true };
     return withOptimisticRetry(async () => {
-      const row = await getRow(this.table, PARTITION, rowKey);
+      const row = await getRow(this.table, partitionKey, ROW);
       if (!row) {
-        const target: Target = { ...(definedProps(fields) as Omit<TargetInput, "at">), installedAt: stamp, updatedAt: stamp, status: "active" };
-        await this.table.createEntity(toEntity(target)); // 409: someone else created it → retry as an update
-        return { target, created: true };
+        await this.table.createEntity(toEntity(fresh)); // removed meanwhile; 409 → retry as an update
+        return { target: fresh, created: true };
       }
       const stored = fromRow(row);
       const target: Target = { ...stored, ...(definedProps(fields) as Partial<Target>), updatedAt: stamp, status: "active" };
@@ -54,24 +58,18 @@ export class AzureTargetStore implements TargetStore {
   }
 
   async get(key: string): Promise<Target | undefined> {
-    const row = await getRow(this.table, PARTITION, encodeKey(key));
+    const row = await getRow(this.table, encodeKey(key), ROW);
     return row && fromRow(row);
   }
 
   async remove(key: string): Promise<boolean> {
-    try {
-      await this.table.deleteEntity(PARTITION, encodeKey(key));
-      return true;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return false;
-      throw error;
-    }
+    return deleteIfPresent(this.table, encodeKey(key), ROW);
   }
 
   async markGone(key: string, reason: GoneReason, at?: string): Promise<boolean> {
     const stamp = at ?? nowIso();
     return withOptimisticRetry(async () => {
-      const row = await getRow(this.table, PARTITION, encodeKey(key));
+      const row = await getRow(this.table, encodeKey(key), ROW);
       if (!row) return false;
       const target: Target = { ...fromRow(row), status: "gone", goneReason: reason, goneAt: stamp, updatedAt: stamp };
       await this.table.updateEntity(toEntity(target), "Replace", { etag: row.etag });
@@ -82,11 +80,11 @@ export class AzureTargetStore implements TargetStore {
   async list(query: TargetQuery, limit: number, cursor?: string): Promise<Page<Target>> {
     const max = clampLimit(limit);
     const after = decodeCursor(cursor);
-    const filter = filterFor(query) + (after !== undefined ? ` and RowKey gt ${literal(after)}` : "");
+    const filter = filterFor(query) + (after !== undefined ? ` and PartitionKey gt ${literal(after)}` : "");
     const rows = await queryRows(this.table, filter, max + 1);
     const items = rows.slice(0, max).map(fromRow);
     if (rows.length <= max) return { items };
-    return { items, cursor: encodeCursor(rows[max - 1]!.rowKey!) };
+    return { items, cursor: encodeCursor(rows[max - 1]!.partitionKey!) };
   }
 
   async count(query: TargetQuery): Promise<number> {
@@ -97,15 +95,15 @@ export class AzureTargetStore implements TargetStore {
 /** The caller's fields only: a spread Target's installedAt/updatedAt/status/gone* belong to the store. */
 function writable(input: TargetInput): TargetInput {
   const { installedAt: _i, updatedAt: _u, status: _s, goneReason: _r, goneAt: _g, ...fields } = input as TargetInput & Partial<Target>;
-  return fields;
+  return structuredClone(fields); // what we return must not share objects with the caller's input
 }
 
 function filterFor(query: TargetQuery): string {
-  const clauses = [`PartitionKey eq ${literal(PARTITION)}`];
+  const clauses = [`RowKey eq ${literal(ROW)}`];
   if (query.tenantId !== undefined) {
-    // Keys start with `_${tenantId}_`: a RowKey range, so a tenant's targets are read without a scan.
+    // Keys start with `_${tenantId}_`: a PartitionKey range, so a tenant's targets are read without a scan.
     const low = encodeKey(`_${query.tenantId}_`);
-    clauses.push(`RowKey ge ${literal(low)}`, `RowKey lt ${literal(prefixUpperBound(low))}`);
+    clauses.unshift(`PartitionKey ge ${literal(low)}`, `PartitionKey lt ${literal(prefixUpperBound(low))}`);
     clauses.push(`tenantId eq ${literal(query.tenantId)}`);
   }
   if (query.kind !== undefined) clauses.push(`kind eq ${literal(query.kind)}`);
@@ -115,9 +113,12 @@ function filterFor(query: TargetQuery): string {
 }
 
 function toEntity(target: Target): Entity {
-  const { reference, ...rest } = target;
-  const entity: Entity = { partitionKey: PARTITION, rowKey: encodeKey(target.key), ...definedProps(rest) };
-  putJson(entity, "reference", reference);
+  const entity: Entity = { partitionKey: encodeKey(target.key), rowKey: ROW };
+  for (const field of STRING_FIELDS) {
+    const value = target[field];
+    if (typeof value === "string") entity[field] = value;
+  }
+  putJson(entity, "reference", target.reference);
   return entity;
 }
 
