@@ -9,6 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
+import { activityText } from "./herald-fixture";
 
 export interface PlaygroundMessage {
   conversationId: string;
@@ -124,16 +125,5 @@ export class Playground {
 
 /** All text in a message, card text included, for matching. */
 export function cardText(message: PlaygroundMessage): string {
-  const texts: string[] = [message.text ?? ""];
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach(walk);
-    else if (node && typeof node === "object") {
-      for (const [key, value] of Object.entries(node)) {
-        if ((key === "text" || key === "title") && typeof value === "string") texts.push(value);
-        else walk(value);
-      }
-    }
-  };
-  walk(message.attachments);
-  return texts.join(" \n ");
+  return activityText({ text: message.text, attachments: message.attachments });
 }

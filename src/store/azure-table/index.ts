@@ -62,7 +62,7 @@ export async function openAzureTableStore(opts: AzureTableStoreOptions, logger: 
   } catch (error) {
     throw new StoreUnreadableError(location, new Error(describe(error, secrets)));
   }
-  logger.info({ store: "azure-table", endpoint: location, tablePrefix: opts.tablePrefix || DEFAULT_TABLE_PREFIX }, "store opened");
+  logger.info({ store: "azure-table", endpoint: location, tablePrefix: opts.tablePrefix || DEFAULT_TABLE_PREFIX }, "azure tables ready");
 
   const deliveries = new DeliveryTable(clients.deliveries);
   return {

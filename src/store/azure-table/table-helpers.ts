@@ -201,25 +201,7 @@ export function userProps(row: Row): Record<string, unknown> {
 
 // ------------------------------------------------------------------------------------------- cursors
 
-/** Page cursors are the last returned RowKey, made opaque. */
-export function encodeCursor(rowKey: string): string {
-  return Buffer.from(rowKey, "utf8").toString("base64url");
-}
-
-export function decodeCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined || cursor === "") return undefined;
-  return Buffer.from(cursor, "base64url").toString("utf8");
-}
-
-/** The port allows 1..1000 per page; out-of-range values are clamped like the other backends do. */
-export function clampLimit(limit: number, max = 1000): number {
-  if (!Number.isFinite(limit)) return max;
-  return Math.min(max, Math.max(1, Math.floor(limit)));
-}
-
-export function nowIso(): string {
-  return new Date().toISOString();
-}
+export { clampLimit, decodeCursor, encodeCursor, nowIso } from "../paging";
 
 /**
  * Deletes rows of one partition in transactions of 100; a batch that fails because a row is already gone is
