@@ -1,5 +1,7 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ConfigError, loadConfig } from "../src/config";
 
@@ -44,5 +46,65 @@ describe("configuration", () => {
     assert.equal(result.status, 1);
     assert.match(result.stderr, /HERALD_API_KEY is required when BOT_ID is set/);
     assert.doesNotMatch(result.stderr + result.stdout, /pw-not-logged/);
+  });
+
+  it("the process refuses to start on a store it cannot read, naming it, and leaves the file untouched", () => {
+    const root = path.resolve(__dirname, "..");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "herald-corrupt-"));
+    try {
+      const file = path.join(dir, "herald.db");
+      const garbage = Buffer.from("this is not a SQLite database, but it holds someone's installations".repeat(100));
+      writeFileSync(file, garbage);
+      const result = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "src", "index.ts")], {
+        cwd: root,
+        env: { ...process.env, BOT_ID: "", HERALD_API_KEY: "", PORT: "0", HERALD_STORE: `sqlite:${file}` },
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      assert.equal(result.status, 1);
+      assert.match(result.stdout + result.stderr, /cannot be read/);
+      assert.ok((result.stdout + result.stderr).includes(file), "names the file");
+      assert.ok(readFileSync(file).equals(garbage), "the file is not replaced");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("secrets never reach the logs or the API's answers", async () => {
+    const root = path.resolve(__dirname, "..");
+    const secrets = { BOT_PASSWORD: "Bot-Password-Never-Logged-123", HERALD_API_KEY: "Api-Key-Never-Logged-0123456789" };
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src", "index.ts")], {
+      cwd: root,
+      env: { ...process.env, ...secrets, BOT_ID: "00000000-0000-0000-0000-0000000000aa", PORT: "0", HERALD_STORE: "memory", LOG_LEVEL: "trace" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setInterval(() => {
+          const line = output.split("\n").find((l) => l.includes("Herald listening"));
+          if (line) { clearInterval(timer); resolve(JSON.parse(line).url); }
+        }, 50);
+        child.once("exit", () => { clearInterval(timer); reject(new Error(output)); });
+      });
+      const answers = [
+        await fetch(`${url}/api/notifications`, { headers: { authorization: `Bearer ${secrets.HERALD_API_KEY}x` } }),
+        await fetch(`${url}/api/notifications`, { headers: { authorization: `Bearer ${secrets.HERALD_API_KEY}` } }),
+        await fetch(`${url}/api/messages`, {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ type: "message", channelId: "msteams", serviceUrl: "https://smba.example/", text: "hi", conversation: { id: "a:1" }, from: { id: "29:1" }, recipient: { id: "28:bot" } }),
+        }),
+      ];
+      assert.deepEqual(answers.map((a) => a.status), [401, 200, 401]);
+      const bodies = (await Promise.all(answers.map((a) => a.text()))).join("\n");
+      for (const secret of Object.values(secrets)) {
+        assert.ok(!bodies.includes(secret), "not in answers");
+        assert.ok(!output.includes(secret), "not in logs");
+      }
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
