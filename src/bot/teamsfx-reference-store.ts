@@ -25,7 +25,7 @@ export class TeamsFxReferenceStore implements ConversationReferenceStore {
     return this.targets.insertIfAbsent(input);
   }
 
-  async remove(key: string): Promise<boolean> {
+  async remove(key: string, _reference?: Partial<ConversationReference>): Promise<boolean> {
     return this.targets.remove(key);
   }
 
