@@ -32,6 +32,7 @@ export interface HeraldOverrides {
 
 export interface Herald {
   store: HeraldStore;
+  bot: HeraldBot;
   engine: DeliveryEngine;
   notifications: NotificationService;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
@@ -46,8 +47,6 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
-  const heraldBot = new HeraldBot(store, logger);
-
   const engine = new DeliveryEngine({
     store,
     connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
@@ -56,6 +55,8 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     perTenantPerSecond: config.tenantRatePerSecond,
     ...overrides.engine,
   });
+
+  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page));
 
   const teamChannels = async (team: Target): Promise<string[]> => {
     let ids: string[] = [];
@@ -86,6 +87,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
 
   return {
     store,
+    bot: heraldBot,
     engine,
     notifications,
     async start() {
@@ -103,6 +105,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     async stop() {
       await schedules?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([...heraldBot.rosterSyncs]);
       await engine.stop();
       await store.close();
     },

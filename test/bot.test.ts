@@ -50,6 +50,7 @@ describe("bot: install capture, welcome and commands (through the connector emul
     const welcome = posted(chat.id);
     assert.equal(welcome.length, 1);
     assert.match(welcome[0], new RegExp(`${by.name} added Herald to this group chat`));
+    await fx.rostersSynced();
     assert.equal(await fx.store.members.countBySource(target!.key), chat.memberIds.length);
   });
 
@@ -70,6 +71,7 @@ describe("bot: install capture, welcome and commands (through the connector emul
     assert.equal(welcomes[0].conversationId.split(";")[0], team.id);
     assert.match(activityText(welcomes[0].activity), new RegExp(`added Herald to the team ${team.name}`));
 
+    await fx.rostersSynced();
     assert.equal(await fx.store.members.countBySource(target.key), team.memberIds.length);
     const someone = fx.tenant.users.find((u) => u.id === team.memberIds[2])!;
     const found = await fx.store.members.find({ upn: someone.userPrincipalName.toUpperCase() });

@@ -56,6 +56,7 @@ describe("reach: audiences through the connector emulator", function () {
     await fx.driver.installTeam(small, owner);
     await fx.driver.installGroupChat(fx.tenant.groupChats[0], owner);
     for (const user of fx.tenant.users.slice(0, 3)) await fx.driver.installPersonal(user);
+    await fx.rostersSynced();
     bigTeamMembers = big.memberIds.map((id) => fx.tenant.users.find((u) => u.id === id)!);
   });
   after(async () => {

@@ -21,6 +21,8 @@ export interface HeraldFixture {
   tenant: SeededTenant;
   /** JSON request against Herald's API. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Waits for the roster syncs that installs in teams and group chats start after their turn. */
+  rostersSynced(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,9 @@ export async function startHerald(options: {
       let parsed: unknown = text;
       try { parsed = JSON.parse(text); } catch { /* not JSON: the test will say so */ }
       return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async rostersSynced() {
+      while (herald.bot.rosterSyncs.size) await Promise.allSettled([...herald.bot.rosterSyncs]);
     },
     async stop() {
       driver.close();
