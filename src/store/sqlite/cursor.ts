@@ -19,11 +19,4 @@ export function decodeCursor<T>(cursor: string | undefined, isValid: (value: unk
 export const isString = (v: unknown): v is string => typeof v === "string";
 export const isInteger = (v: unknown): v is number => Number.isInteger(v);
 
-export function clampLimit(limit: number, max = 1000): number {
-  if (!Number.isFinite(limit)) return max;
-  return Math.min(max, Math.max(1, Math.floor(limit)));
-}
-
-export function nowIso(): string {
-  return new Date().toISOString();
-}
+export { clampLimit, nowIso } from "../paging";
