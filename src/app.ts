@@ -13,6 +13,7 @@ import { HeraldBot } from "./bot/herald-bot";
 import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
 import { renderNotificationActivity } from "./cards/notification-card";
 import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audience";
+import type { DeliveryObserver } from "./delivery/delivery-events";
 import { DeliveryEngine, type DeliveryEngineOptions } from "./delivery/engine";
 import { NotificationService } from "./delivery/notification-service";
 import { BotFrameworkConnector } from "./delivery/teams-connector";
@@ -28,6 +29,8 @@ export interface HeraldOverrides {
   store?: HeraldStore;
   engine?: Partial<DeliveryEngineOptions>;
   installer?: PersonalChatInstaller;
+  /** Extra listeners on the delivery engine (tests, telemetry). */
+  observers?: DeliveryObserver[];
 }
 
 export interface Herald {
@@ -53,6 +56,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     render: renderNotificationActivity,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
+    observers: overrides.observers,
     ...overrides.engine,
   });
 

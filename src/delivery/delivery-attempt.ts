@@ -1,7 +1,8 @@
 /** One run of a delivery task: create the 1:1 it needs, or make the send (or channel thread) it is queued for. */
 import type { Activity } from "botbuilder";
 import type { DeliveryRecipient } from "../store/types";
-import { recordSent, rememberPersonalConversation, settleFailure } from "./delivery-outcome";
+import { observeRequest } from "./delivery-events";
+import { recordSent, rememberPersonalConversation, settleFailure, settled } from "./delivery-outcome";
 import type { DeliveryTask, EngineContext } from "./engine-context";
 import { errorText } from "./engine-report";
 import { sendKeys } from "./rate-keys";
@@ -22,7 +23,8 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
     task.createAttempts++;
     let conversationId: string;
     try {
-      conversationId = await ctx.connector.createPersonalConversation(r.tenantId, r.serviceUrl, r.userId!);
+      conversationId = await observeRequest(ctx.events, { operation: "createConversation", tenantId: r.tenantId, jobId, recipientKey: d.recipientKey, attempt: d.attempts },
+        () => ctx.connector.createPersonalConversation(r.tenantId, r.serviceUrl, r.userId!));
     } catch (err) {
       return settleFailure(ctx, task, classifyTeamsError(err));
     }
@@ -41,7 +43,9 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   try {
     activity = ctx.render(aj.job, d.recipient);
   } catch (err) {
-    await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { status: "failed", reason: `could not render the card: ${errorText(err)}` });
+    const reason = `could not render the card: ${errorText(err)}`;
+    await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { status: "failed", reason });
+    settled(ctx, task, { status: "failed", reason });
     return ctx.release(aj, 1);
   }
 
@@ -55,12 +59,15 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   let recipient: DeliveryRecipient | undefined;
   try {
     const r = d.recipient;
+    const request = { tenantId: r.tenantId, jobId, recipientKey: d.recipientKey, attempt: d.attempts };
     if (task.phase === "thread") {
-      const created = await ctx.connector.createChannelThread(r.serviceUrl, r.tenantId, r.teamId ?? r.newThreadInChannel!, r.newThreadInChannel!, activity);
+      const created = await observeRequest(ctx.events, { ...request, operation: "createThread" },
+        () => ctx.connector.createChannelThread(r.serviceUrl, r.tenantId, r.teamId ?? r.newThreadInChannel!, r.newThreadInChannel!, activity));
       activityId = created.activityId;
       recipient = { ...r, conversationId: created.conversationId };
     } else {
-      activityId = (await ctx.connector.sendActivity({ ...r, conversationId: r.conversationId! }, activity)).activityId;
+      activityId = (await observeRequest(ctx.events, { ...request, operation: "send" },
+        () => ctx.connector.sendActivity({ ...r, conversationId: r.conversationId! }, activity))).activityId;
     }
   } catch (err) {
     return settleFailure(ctx, task, classifyTeamsError(err));

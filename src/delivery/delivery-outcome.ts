@@ -2,7 +2,7 @@
  * What happens after a Teams request: the outcome is stored, and a throttled or transient failure is retried
  * (the task goes back to the queue with `notBefore`) within the engine's limits. docs/delivery.md, "Retries".
  */
-import { targetKey, type DeliveryRecipient, type HeraldStore } from "../store/types";
+import { targetKey, type Delivery, type DeliveryRecipient, type HeraldStore } from "../store/types";
 import { backoffDelayMs } from "./backoff";
 import { isoNow, RESUMED_REASON, type DeliveryTask, type EngineContext } from "./engine-context";
 import type { RateKey } from "./rate-limiter";
@@ -11,13 +11,19 @@ import { classifyTeamsError, describeFailure, type TeamsFailure } from "./teams-
 
 type DeliveryPatch = Parameters<HeraldStore["jobs"]["updateDelivery"]>[2];
 
+/** Tell the observers that this task's delivery reached a final status. */
+export function settled(ctx: EngineContext, task: DeliveryTask, outcome: Pick<Delivery, "status"> & Partial<Pick<Delivery, "reason" | "activityId" | "recipient">>): void {
+  if (ctx.events.enabled) ctx.events.emit("onSettled", { job: task.job.job, delivery: { ...task.delivery, ...outcome } });
+}
+
 export async function recordSent(ctx: EngineContext, task: DeliveryTask, activityId: string | undefined, recipient?: DeliveryRecipient): Promise<void> {
   const d = task.delivery;
   const retried = d.attempts - d.throttled - task.createAttempts > 1 || d.reason === RESUMED_REASON;
+  const reason = retried ? (d.reason === RESUMED_REASON ? `sent again after a restart (attempt ${d.attempts}); may be a duplicate` : `sent on attempt ${d.attempts}`) : undefined;
   await ctx.store.jobs.updateDelivery(task.job.job.id, d.recipientKey, {
-    status: "sent", activityId, notBefore: null, ...(recipient ? { recipient } : {}),
-    ...(retried ? { reason: d.reason === RESUMED_REASON ? `sent again after a restart (attempt ${d.attempts}); may be a duplicate` : `sent on attempt ${d.attempts}` } : {}),
+    status: "sent", activityId, notBefore: null, ...(recipient ? { recipient } : {}), ...(reason ? { reason } : {}),
   });
+  settled(ctx, task, { status: "sent", activityId, ...(recipient ? { recipient } : {}), ...(reason ? { reason } : {}) });
   ctx.release(task.job, 1);
 }
 
@@ -51,28 +57,36 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
       penalizeThrottled(ctx, task.keys[0], d.recipient.tenantId, now + wait, now);
       ctx.log.debug({ jobId, recipientKey: d.recipientKey, waitMs: wait, retryAfter: failure.retryAfterMs !== undefined }, "throttled by Teams");
       if (d.throttled > ctx.maxThrottleRetries) {
-        await update({ status: "failed", throttledIncrement: 1, reason: `${reason}; throttled ${d.throttled} times, giving up` });
+        const why = `${reason}; throttled ${d.throttled} times, giving up`;
+        await update({ status: "failed", throttledIncrement: 1, reason: why });
+        settled(ctx, task, { status: "failed", reason: why });
         return ctx.release(aj, 1);
       }
+      ctx.events.emit("onRetry", { jobId, tenantId: d.recipient.tenantId, recipientKey: d.recipientKey, reason: "throttled", waitMs: wait });
       return retryLater(ctx, task, now + wait, { throttledIncrement: 1, reason: `${reason}; retrying` });
     }
     case "transient": {
       const tries = d.attempts - d.throttled;
       if (tries >= ctx.maxAttempts) {
-        await update({ status: "failed", reason: `${reason} (gave up after ${tries} attempts)` });
+        const why = `${reason} (gave up after ${tries} attempts)`;
+        await update({ status: "failed", reason: why });
+        settled(ctx, task, { status: "failed", reason: why });
         return ctx.release(aj, 1);
       }
       const wait = backoffDelayMs(tries, ctx.backoff, ctx.random);
+      ctx.events.emit("onRetry", { jobId, tenantId: d.recipient.tenantId, recipientKey: d.recipientKey, reason: "transient", waitMs: wait });
       return retryLater(ctx, task, now + wait, { reason: `${reason}; retrying (attempt ${tries} of ${ctx.maxAttempts})` });
     }
     case "gone": {
       await update({ status: "gone", reason: failure.reason });
+      settled(ctx, task, { status: "gone", reason: failure.reason });
       if (d.recipient.targetKey) await ctx.store.targets.markGone(d.recipient.targetKey, failure.reason, isoNow(ctx));
       ctx.log.info({ jobId, recipientKey: d.recipientKey, reason: failure.reason }, "target gone; pruned");
       return ctx.release(aj, 1);
     }
     case "failed": {
       await update({ status: "failed", reason });
+      settled(ctx, task, { status: "failed", reason });
       ctx.log.warn({ jobId, recipientKey: d.recipientKey, status: failure.status, code: failure.code }, "delivery failed");
       return ctx.release(aj, 1);
     }
@@ -86,6 +100,7 @@ async function retryLater(ctx: EngineContext, task: DeliveryTask, notBefore: num
     await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, {
       ...patch, status: aj.cancelled ? "cancelled" : "pending", notBefore, ...(aj.cancelled ? { reason: "cancelled" } : {}),
     });
+    if (aj.cancelled) settled(ctx, task, { status: "cancelled", reason: "cancelled" });
     return ctx.release(aj, 1);
   }
   await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, { ...patch, status: "pending", notBefore });

@@ -4,12 +4,13 @@ import type { ActiveJob, DeliveryTask, EngineContext } from "./engine-context";
 import { createKeys, sendKeys } from "./rate-keys";
 
 /** Opt-out check and 1:1 lookup. Undefined = settled here (skipped or failed in the store). */
-export async function prepareDelivery(ctx: Pick<EngineContext, "store">, aj: ActiveJob, delivery: Delivery): Promise<DeliveryTask | undefined> {
+export async function prepareDelivery(ctx: Pick<EngineContext, "store" | "events">, aj: ActiveJob, delivery: Delivery): Promise<DeliveryTask | undefined> {
   const r = delivery.recipient;
   // A person opts out by their ids; a group chat or channel is muted by its target key (see HeraldBot).
   const userKeys = [r.aadObjectId, r.userId, r.targetKey].filter((k): k is string => Boolean(k));
   if (userKeys.length && (await ctx.store.preferences.isOptedOut(r.tenantId, userKeys, aj.job.category))) {
     await ctx.store.jobs.updateDelivery(aj.job.id, delivery.recipientKey, { status: "skipped", reason: "opted out" });
+    ctx.events.emit("onSettled", { job: aj.job, delivery: { ...delivery, status: "skipped", reason: "opted out" } });
     return undefined;
   }
   const task: DeliveryTask = {
@@ -33,7 +34,9 @@ export async function prepareDelivery(ctx: Pick<EngineContext, "store">, aj: Act
     }
   }
   if (!delivery.recipient.conversationId) {
-    await ctx.store.jobs.updateDelivery(aj.job.id, delivery.recipientKey, { status: "failed", reason: "recipient has neither a conversation nor a user id" });
+    const reason = "recipient has neither a conversation nor a user id";
+    await ctx.store.jobs.updateDelivery(aj.job.id, delivery.recipientKey, { status: "failed", reason });
+    ctx.events.emit("onSettled", { job: aj.job, delivery: { ...delivery, status: "failed", reason } });
     return undefined;
   }
   task.keys = sendKeys(r.tenantId, delivery.recipient.conversationId);

@@ -6,6 +6,7 @@ import type { Activity } from "botbuilder";
 import type { Logger } from "../logger";
 import type { Delivery, DeliveryRecipient, HeraldStore, Job } from "../store/types";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
+import { DeliveryEvents, type DeliveryObserver } from "./delivery-events";
 import { DispatchQueue, type Schedulable } from "./dispatch-queue";
 import { RateLimiter } from "./rate-limiter";
 import { teamsPolicies, type PacingWindows } from "./rate-keys";
@@ -44,6 +45,8 @@ export interface DeliveryEngineOptions {
   maxBuffered?: number;
   /** For jitter; [0, 1). */
   random?: () => number;
+  /** Told about every request, settled delivery and finished job (telemetry, the people's inbox). */
+  observers?: DeliveryObserver[];
 }
 
 
@@ -110,6 +113,7 @@ export interface EngineContext {
   jobBufferTarget: number;
   maxBuffered: number;
   random: () => number;
+  events: DeliveryEvents;
   /** True once stop() has begun: a retry is then left pending for the next start. */
   isStopping(): boolean;
   /** `count` tasks of this job reached a final state (or left memory). */
@@ -142,6 +146,8 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
     jobBufferTarget: Math.max(1, options.jobBufferTarget ?? 2000),
     maxBuffered: Math.max(claimChunk, options.maxBuffered ?? 20_000),
     random: options.random ?? Math.random,
+    events: new DeliveryEvents(options.observers ?? [], (err, handler) =>
+      options.logger.warn({ handler, err: err instanceof Error ? err.message : String(err) }, "a delivery observer threw; ignored")),
     isStopping: engine.isStopping,
     release: engine.release,
   };

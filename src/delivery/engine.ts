@@ -18,6 +18,7 @@
  */
 import type { Job, JobStatus } from "../store/types";
 import { runDelivery } from "./delivery-attempt";
+import { observeRequest } from "./delivery-events";
 import { retryPacedCall } from "./delivery-outcome";
 import { prepareDelivery } from "./delivery-prepare";
 import {
@@ -105,6 +106,7 @@ export class DeliveryEngine {
     await this.ctx.store.jobs.transitionAll(jobId, "pending", "cancelled", "cancelled");
     await this.ctx.store.jobs.updateJob(jobId, { status: "cancelled", finishedAt: isoNow(this.ctx) });
     const counts = await this.ctx.store.jobs.counts(jobId);
+    this.ctx.events.emit("onJobFinished", { job: aj.job, status: "cancelled", counts, durationMs: this.ctx.clock.now() - aj.startedAt });
     this.ctx.log.info({ jobId, ...countsForLog(counts) }, "delivery job cancelled");
     this.deactivate(aj);
     return true;
@@ -150,7 +152,8 @@ export class DeliveryEngine {
   async getPagedMembers(serviceUrl: string, tenantId: string, conversationId: string, pageSize: number, continuationToken?: string) {
     const keys = membersKeys(tenantId, conversationId);
     return retryPacedCall(this.ctx, tenantId, keys,
-      () => this.paced(tenantId, keys, () => this.ctx.connector.getPagedMembers(serviceUrl, tenantId, conversationId, pageSize, continuationToken)));
+      () => this.paced(tenantId, keys, () => observeRequest(this.ctx.events, { operation: "getMembers", tenantId, attempt: 1 },
+        () => this.ctx.connector.getPagedMembers(serviceUrl, tenantId, conversationId, pageSize, continuationToken))));
   }
 
   // ------------------------------------------------------------------------------------------- claiming
@@ -340,6 +343,7 @@ export class DeliveryEngine {
         status, finishedAt: isoNow(this.ctx), ...(status === "failed" ? { error: `no delivery succeeded (${counts.failed} failed)` } : {}),
       });
       const seconds = Math.max(0.001, (this.ctx.clock.now() - aj.startedAt) / 1000);
+      this.ctx.events.emit("onJobFinished", { job: aj.job, status, counts, durationMs: seconds * 1000 });
       this.ctx.log.info({ jobId: aj.job.id, status, ...countsForLog(counts), throttled: aj.throttleRetries, seconds: round(seconds), msgPerSec: round(counts.sent / seconds) }, "delivery job finished");
       this.deactivate(aj);
     } catch (err) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import pino from "pino";
+import type { RequestEvent } from "../../src/delivery/delivery-events";
 import type { DeliveryEngine } from "../../src/delivery/engine";
 import type { ConnectorEmulator, SeededTenant } from "../../src/emulator";
 import { MemoryStore } from "../../src/store/memory";
@@ -345,5 +346,37 @@ describe("delivery/engine (connector emulator + memory store)", function () {
     const finished = lines.find((l) => l.msg === "delivery job finished");
     assert.equal(finished?.jobId, job.id);
     assert.equal(finished?.sent, 30);
+  });
+
+  it("tells observers about each request, each settled delivery, each retry and the finished job", async () => {
+    const tenant = seed("t-observed", 4);
+    const deliveries = await installAll(store, serviceUrl, tenant);
+    emulator.addFault({ match: { route: "send", conversationId: tenant.users[0].personalConversationId }, status: 403, code: "BotNotInConversationRoster" });
+    emulator.addFault({ match: { route: "send", conversationId: tenant.users[1].personalConversationId }, status: 503, times: 1 });
+    await store.preferences.optOut(tenant.tenantId, tenant.users[2].aadObjectId, "*");
+    const requests: RequestEvent[] = [];
+    const settled: Delivery[] = [];
+    const retries: string[] = [];
+    const finished: string[] = [];
+    const job = await run(deliveries, {
+      observers: [
+        { onRequest: (e) => requests.push(e), onSettled: (e) => settled.push(e.delivery), onRetry: (e) => retries.push(`${e.recipientKey}:${e.reason}`) },
+        { onJobFinished: (e) => finished.push(`${e.job.id}:${e.status}:${e.counts.sent}`), onSettled: () => { throw new Error("a broken observer"); } },
+      ],
+    });
+
+    assert.equal(job.status, "completed");
+    const byKey = new Map(settled.map((d) => [d.recipientKey, d.status]));
+    assert.deepEqual(deliveries.map((d) => byKey.get(d.recipientKey)), ["gone", "sent", "skipped", "sent"]);
+    assert.deepEqual(retries, [`${deliveries[1].recipientKey}:transient`]);
+    const outcomes = requests.map((r) => `${r.recipientKey}:${r.operation}:${r.outcome}:${r.status ?? ""}:${r.attempt}`).sort();
+    assert.deepEqual(outcomes, [
+      `${deliveries[0].recipientKey}:send:gone:403:1`,
+      `${deliveries[1].recipientKey}:send:ok::2`,
+      `${deliveries[1].recipientKey}:send:transient:503:1`,
+      `${deliveries[3].recipientKey}:send:ok::1`,
+    ].sort());
+    assert.ok(requests.every((r) => r.jobId === job.id && r.tenantId === "t-observed" && r.durationMs >= 0));
+    assert.deepEqual(finished, [`${job.id}:completed:2`]);
   });
 });
