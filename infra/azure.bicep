@@ -32,8 +32,38 @@ param teamsAppId string = ''
 @description('Herald\'s id in the org app catalog (written by `teamsapp publish`); enables installs through Graph.')
 param teamsAppCatalogId string = ''
 
-@description('Herald\'s log level (pino): trace, debug, info, warn, error or fatal.')
-param logLevel string = 'info'
+// Herald's settings. Each comes from env/.env.<env> through azure.parameters.json (empty = Herald's default, see
+// the README's configuration table); `npm run validate` checks them against ENVIRONMENT in src/config.ts.
+@description('LOG_LEVEL: trace, debug, info, warn, error or fatal. Empty = info.')
+param logLevel string = ''
+
+@description('HERALD_TABLE_PREFIX: prefix of Herald\'s table names. Empty = herald.')
+param tablePrefix string = ''
+
+@description('HERALD_DEFAULT_TIMEZONE: IANA zone of recipients whose zone Herald never saw. Empty = UTC.')
+param defaultTimeZone string = ''
+
+@description('HERALD_SCHEDULES_FILE: the schedules file, relative to the deployed app (e.g. schedules/production.yaml). Empty = no schedules.')
+param schedulesFile string = ''
+
+@description('HERALD_TENANT_RATE: requests per second per tenant Herald allows itself. Empty = 50 (Teams\' limit).')
+param tenantRate string = ''
+
+@description('HERALD_GRAPH_TENANT_ID: tenant for Graph installs. Empty = the bot\'s tenant.')
+param graphTenantId string = ''
+
+@description('HERALD_GRAPH_CLIENT_ID: an app registration for Graph installs. Empty = the managed identity.')
+param graphClientId string = ''
+
+@secure()
+@description('HERALD_GRAPH_CLIENT_SECRET: that app registration\'s secret. Comes from SECRET_HERALD_GRAPH_CLIENT_SECRET.')
+param graphClientSecret string = ''
+
+@description('HERALD_GRAPH_URL: Microsoft Graph\'s base URL (national clouds). Empty = https://graph.microsoft.com/v1.0.')
+param graphUrl string = ''
+
+@description('E-mail address that Herald\'s alerts notify. Empty = alerts fire in the portal only.')
+param alertEmail string = ''
 
 param serverfarmsName string = resourceBaseName
 param webAppName string = resourceBaseName
@@ -41,15 +71,16 @@ param identityName string = resourceBaseName
 param storageAccountName string = 'st${uniqueString(resourceGroup().id, resourceBaseName)}'
 param location string = resourceGroup().location
 
-// The tables Herald's azure-table store uses (HERALD_TABLE_PREFIX defaults to "herald").
+// The tables Herald's azure-table store uses (HERALD_TABLE_PREFIX defaults to "herald", as in src/config.ts).
+var heraldTablePrefix = empty(tablePrefix) ? 'herald' : tablePrefix
 var heraldTables = [
-  'heraldtargets'
-  'heraldmembers'
-  'heraldmemberindex'
-  'heraldjobs'
-  'heralddeliveries'
-  'heraldprefs'
-  'heraldschedules'
+  '${heraldTablePrefix}targets'
+  '${heraldTablePrefix}members'
+  '${heraldTablePrefix}memberindex'
+  '${heraldTablePrefix}jobs'
+  '${heraldTablePrefix}deliveries'
+  '${heraldTablePrefix}prefs'
+  '${heraldTablePrefix}schedules'
 ]
 
 // Built-in role "Storage Table Data Contributor": read, write and delete table entities.
@@ -121,6 +152,31 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   properties: {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true // telemetry is accepted from Entra ID identities only (Herald's managed identity)
+  }
+}
+
+// Built-in role "Monitoring Metrics Publisher": lets Herald's identity send telemetry to Application Insights.
+var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
+
+resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: appInsights
+  name: guid(appInsights.id, identity.id, monitoringMetricsPublisherRoleId)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisherRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The operations workbook and the alert rules (docs/operations.md).
+module monitoring './monitoring/monitoring.bicep' = {
+  name: 'Herald-monitoring'
+  params: {
+    resourceBaseName: resourceBaseName
+    location: location
+    appInsightsId: appInsights.id
+    alertEmail: alertEmail
   }
 }
 
@@ -139,7 +195,7 @@ resource serverfarm 'Microsoft.Web/serverfarms@2023-12-01' = {
 
 var tableEndpoint = storage.properties.primaryEndpoints.table
 
-// The Web App that runs Herald (bot endpoint, HTTP API and delivery engine in one Node 20 process).
+// The Web App that runs Herald (bot endpoint, HTTP API and delivery engine in one Node 22 process per instance).
 resource webApp 'Microsoft.Web/sites@2023-12-01' = {
   kind: 'app,linux'
   location: location
@@ -157,14 +213,15 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
     // Key Vault references in app settings (e.g. for HERALD_API_KEY) resolve with the bot's identity.
     keyVaultReferenceIdentity: identity.id
     siteConfig: {
-      linuxFxVersion: 'NODE|20-lts'
+      linuxFxVersion: 'NODE|22-lts'
       appCommandLine: 'npm start'
       alwaysOn: true // the delivery engine and schedules run in the background
       ftpsState: 'Disabled'
       minTlsVersion: '1.2'
       http20Enabled: true
-      healthCheckPath: '/api/health'
+      healthCheckPath: '/api/health/ready' // store reachable and delivery engine started
       appSettings: [
+        // Every variable Herald reads (ENVIRONMENT in src/config.ts) that belongs in Azure, and nothing else.
         {
           name: 'BOT_ID'
           value: identity.properties.clientId
@@ -187,13 +244,13 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
           value: 'azure-table:${endsWith(tableEndpoint, '/') ? substring(tableEndpoint, 0, length(tableEndpoint) - 1) : tableEndpoint}'
         }
         {
-          // The identity DefaultAzureCredential (Table Storage, Graph) uses.
-          name: 'AZURE_CLIENT_ID'
-          value: identity.properties.clientId
+          name: 'HERALD_TABLE_PREFIX'
+          value: tablePrefix
         }
         {
-          name: 'RUNNING_ON_AZURE'
-          value: '1'
+          // The identity DefaultAzureCredential (Table Storage, Graph) and the telemetry exporter use.
+          name: 'AZURE_CLIENT_ID'
+          value: identity.properties.clientId
         }
         {
           name: 'TEAMS_APP_ID'
@@ -208,14 +265,39 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
           value: logLevel
         }
         {
+          name: 'HERALD_DEFAULT_TIMEZONE'
+          value: defaultTimeZone
+        }
+        {
+          name: 'HERALD_SCHEDULES_FILE'
+          value: schedulesFile
+        }
+        {
+          name: 'HERALD_TENANT_RATE'
+          value: tenantRate
+        }
+        {
+          name: 'HERALD_GRAPH_TENANT_ID'
+          value: graphTenantId
+        }
+        {
+          name: 'HERALD_GRAPH_CLIENT_ID'
+          value: graphClientId
+        }
+        {
+          name: 'HERALD_GRAPH_CLIENT_SECRET'
+          value: graphClientSecret
+        }
+        {
+          name: 'HERALD_GRAPH_URL'
+          value: graphUrl
+        }
+        {
+          // Herald exports traces and metrics itself (OpenTelemetry, src/telemetry/), signed in as the identity.
           name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
           value: appInsights.properties.ConnectionString
         }
-        {
-          // App Service's codeless Application Insights agent for Node.js on Linux (requests, dependencies, console).
-          name: 'ApplicationInsightsAgent_EXTENSION_VERSION'
-          value: '~3'
-        }
+        // App Service's own settings.
         {
           name: 'WEBSITE_RUN_FROM_PACKAGE'
           value: '1' // run from the deployed zip, read-only: nothing is ever written to the app's disk
@@ -230,6 +312,7 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
   dependsOn: [
     tables
     tableDataContributor
+    telemetryPublisher
   ]
 }
 

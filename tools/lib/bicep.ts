@@ -18,6 +18,7 @@ export interface BicepResource {
 }
 
 export interface BicepFile {
+  root: SyntaxNode;
   syntaxErrors: { line: number; column: number; message: string }[];
   params: BicepParam[];
   outputs: string[];
@@ -71,7 +72,7 @@ function position(node: SyntaxNode) {
 export function parseBicep(text: string): BicepFile {
   const tree = bicepParser().parse(text);
   const root = tree.rootNode;
-  const file: BicepFile = { syntaxErrors: syntaxErrors(root), params: [], outputs: [], resources: [], modules: [] };
+  const file: BicepFile = { root, syntaxErrors: syntaxErrors(root), params: [], outputs: [], resources: [], modules: [] };
   for (const node of root.namedChildren) {
     const named = node.namedChildren;
     const symbol = named[0]?.type === "identifier" ? named[0].text : undefined;
@@ -127,17 +128,38 @@ export function objectKeys(node: SyntaxNode, key: string): string[] | undefined 
 
 /** The `name:` values of the objects in a Web App's `appSettings: [ { name: '…', value: … } ]` arrays. */
 export function appSettingNames(resourceBody: SyntaxNode): string[] {
-  const names: string[] = [];
+  return appSettings(resourceBody).map((setting) => setting.name);
+}
+
+/** The `{ name: '…', value: … }` objects of a Web App's `appSettings` arrays, with each value's expression. */
+export function appSettings(resourceBody: SyntaxNode): { name: string; value: SyntaxNode | undefined; line: number }[] {
+  const found: { name: string; value: SyntaxNode | undefined; line: number }[] = [];
   for (const settings of propertiesNamed(resourceBody, "appSettings")) {
     if (settings.type !== "array") continue;
     for (const item of settings.namedChildren) {
       if (item.type !== "object") continue;
+      let name: string | undefined;
+      let value: SyntaxNode | undefined;
       for (const property of item.namedChildren) {
-        const [key, value] = property.namedChildren;
-        const name = key?.text === "name" ? literalString(value) : undefined;
-        if (name) names.push(name);
+        const [key, val] = property.namedChildren;
+        if (key?.text === "name") name = literalString(val);
+        if (key?.text === "value") value = val;
       }
+      if (name) found.push({ name, value, line: position(item).line });
     }
   }
-  return names;
+  return found;
+}
+
+/** The paths given to `loadTextContent('…')` / `loadJsonContent('…')` anywhere in the file, with their lines. */
+export function loadedFiles(root: SyntaxNode): { path: string; line: number }[] {
+  const found: { path: string; line: number }[] = [];
+  for (const call of root.descendantsOfType("call_expression")) {
+    const [callee, args] = call.namedChildren;
+    if (!callee || !/^load(Text|Json|FileAsBase64)Content$/.test(callee.text)) continue;
+    const first = args?.namedChildren[0];
+    const file = literalString(first);
+    if (file !== undefined) found.push({ path: file, line: position(call).line });
+  }
+  return found;
 }

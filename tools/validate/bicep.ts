@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AZURE_APP_SETTINGS } from "../../src/config";
-import { appSettingNames, objectKeys, parseBicep, type BicepFile } from "../lib/bicep";
+import { ENVIRONMENT, type AzureSetting } from "../../src/config";
+import { appSettings, loadedFiles, objectKeys, parseBicep, type BicepFile } from "../lib/bicep";
 import { readEnvironmentFile } from "../lib/env-file";
 import { placeholderNames } from "../lib/placeholders";
 import { relativeToRoot } from "../lib/repo-root";
@@ -17,6 +17,9 @@ import type { Problem } from "./problem";
 
 const TEAMSAPP_YML = "teamsapp.yml";
 const DEFAULT_TEMPLATE = { template: "infra/azure.bicep", parameters: "infra/azure.parameters.json" };
+
+/** App Service's own settings: the platform reads them, not Herald. */
+const PLATFORM_SETTING = /^(WEBSITE_|WEBSITES_|SCM_|XDT_|DIAGNOSTICS_|APPSERVICEAPPLOGS_)/;
 
 /** Variables Teams Toolkit sets itself during provision, so no template has to output them. */
 const TOOLKIT_VARIABLES = new Set([
@@ -86,9 +89,10 @@ function variablesExpectedFromOutputs(root: string, data: Record<string, unknown
 
 /**
  * Bicep under infra/: syntax (tree-sitter-bicep), parameters vs infra/azure.parameters.json, modules' parameters,
- * the outputs teamsapp.yml relies on, and the Web App app settings Herald reads in Azure (src/config.ts).
+ * the outputs teamsapp.yml relies on, files loaded with loadTextContent, and the Web App's app settings against
+ * ENVIRONMENT in src/config.ts (every variable Herald reads reaches Azure, from the env files where it should).
  */
-export function checkBicep(root: string, requiredAppSettings: readonly string[] = AZURE_APP_SETTINGS): Problem[] {
+export function checkBicep(root: string, environment: Readonly<Record<string, AzureSetting>> = ENVIRONMENT): Problem[] {
   const problems: Problem[] = [];
   const parsed = new Map<string, BicepFile>();
   for (const file of bicepFilesUnder(path.join(root, "infra"))) {
@@ -134,18 +138,78 @@ export function checkBicep(root: string, requiredAppSettings: readonly string[] 
   if (!webApps.length) {
     problems.push({ file: templates[0]?.template ?? DEFAULT_TEMPLATE.template, message: "declares no Web App (Microsoft.Web/sites) to run Herald" });
   }
-  for (const { file, resource } of webApps) {
-    const settings = new Set(resource.body ? appSettingNames(resource.body) : []);
-    for (const name of requiredAppSettings) {
-      if (!settings.has(name)) {
-        problems.push({
-          file,
-          message: `the Web App '${resource.symbol}' (line ${resource.line}) does not set app setting '${name}', which Herald reads in Azure (AZURE_APP_SETTINGS in src/config.ts)`,
-        });
+  for (const [file, bicep] of parsed) {
+    for (const loaded of loadedFiles(bicep.root)) {
+      if (!fs.existsSync(path.join(root, path.dirname(file), loaded.path))) {
+        problems.push({ file, message: `line ${loaded.line}: loads ${loaded.path}, which does not exist` });
       }
     }
   }
+  for (const { file, resource } of webApps) {
+    const parametersFile = templates.find((entry) => entry.template === file)?.parameters;
+    problems.push(...checkAppSettings(root, file, parsed.get(file)!, resource, parametersFile, environment));
+  }
   return problems;
+}
+
+/**
+ * The Web App sets every variable of ENVIRONMENT that belongs in Azure and nothing Herald does not read; a
+ * "parameter" variable comes from a Bicep parameter that the parameters file fills from an env file (`${{VAR}}`).
+ */
+function checkAppSettings(
+  root: string,
+  file: string,
+  bicep: BicepFile,
+  resource: BicepFile["resources"][number],
+  parametersFile: string | undefined,
+  environment: Readonly<Record<string, AzureSetting>>,
+): Problem[] {
+  const problems: Problem[] = [];
+  const where = `the Web App '${resource.symbol}' (line ${resource.line})`;
+  const settings = new Map((resource.body ? appSettings(resource.body) : []).map((setting) => [setting.name, setting]));
+  const given = parametersFile ? parameterValues(root, parametersFile) : {};
+  const declared = new Set(bicep.params.map((param) => param.name));
+  for (const [name, spec] of Object.entries(environment)) {
+    const setting = settings.get(name);
+    if (spec.azure === "not-in-azure") {
+      if (setting) problems.push({ file, message: `${where} sets app setting '${name}' (line ${setting.line}), which ENVIRONMENT in src/config.ts keeps out of Azure: ${spec.reason}` });
+      continue;
+    }
+    if (!setting) {
+      problems.push({
+        file,
+        message: `${where} does not set app setting '${name}', which Herald reads (ENVIRONMENT in src/config.ts says "${spec.azure}")` +
+          (spec.azure === "parameter" ? `: add a parameter, pass it as '${name}', and fill it in ${parametersFile ?? "the parameters file"} from \${{${name}}} of the env files` : ""),
+      });
+      continue;
+    }
+    if (spec.azure !== "parameter") continue;
+    const param = setting.value?.type === "identifier" ? setting.value.text : undefined;
+    if (!param || !declared.has(param)) {
+      problems.push({ file, message: `app setting '${name}' (line ${setting.line}) must be a parameter of ${file}, so that the env files can set it (ENVIRONMENT in src/config.ts says "parameter"); its value is '${setting.value?.text ?? ""}'` });
+      continue;
+    }
+    if (!parametersFile || !/\$\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}/.test(JSON.stringify(given[param] ?? ""))) {
+      problems.push({
+        file: parametersFile ?? file,
+        message: `parameter '${param}' (app setting '${name}') is not filled from an env file: give it as {"value": "\${{${name}}}"} and define ${name} in env/.env.<env>`,
+      });
+    }
+  }
+  for (const [name, setting] of settings) {
+    if (name in environment || PLATFORM_SETTING.test(name)) continue;
+    problems.push({ file, message: `${where} sets app setting '${name}' (line ${setting.line}), which Herald does not read (it is not in ENVIRONMENT in src/config.ts)` });
+  }
+  return problems;
+}
+
+function parameterValues(root: string, parametersFile: string): Record<string, unknown> {
+  try {
+    const json = JSON.parse(fs.readFileSync(path.join(root, parametersFile), "utf8")) as { parameters?: Record<string, { value?: unknown }> };
+    return Object.fromEntries(Object.entries(json.parameters ?? {}).map(([name, entry]) => [name, entry?.value]));
+  } catch {
+    return {}; // checkParameterFile reports it
+  }
 }
 
 function checkParameterFile(root: string, template: string, bicep: BicepFile, parametersFile: string): Problem[] {
