@@ -21,6 +21,7 @@ import { openStore, parseStoreSpec } from "./store/open";
 import type { HeraldStore, Target } from "./store/types";
 import { startSchedules, type RunningSchedules } from "./triggers/start-schedules";
 import { createGraphAppInstaller } from "./graph/create-installer";
+import { createLocalTelemetry, heraldInstruments, observeBacklog, traceApiRequests, traceBotTurns, type Telemetry } from "./telemetry";
 
 /** Teams' public Bot Connector endpoint, for chats created through Graph before any activity named one. */
 export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/";
@@ -29,8 +30,10 @@ export interface HeraldOverrides {
   store?: HeraldStore;
   engine?: Partial<DeliveryEngineOptions>;
   installer?: PersonalChatInstaller;
-  /** Extra listeners on the delivery engine (tests, telemetry). */
+  /** Extra listeners on the delivery engine (tests). */
   observers?: DeliveryObserver[];
+  /** Where metrics and traces go (src/index.ts: startTelemetry); default: this Herald's own, read at /api/metrics. */
+  telemetry?: Telemetry;
 }
 
 export interface Herald {
@@ -45,6 +48,8 @@ export interface Herald {
 
 export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
   const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
+  const telemetry = overrides.telemetry ?? createLocalTelemetry();
+  const instruments = heraldInstruments(telemetry);
   const adapter = createCloudAdapter(config, logger);
   const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
     adapter,
@@ -56,11 +61,12 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     render: renderNotificationActivity,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
-    observers: overrides.observers,
+    observers: [...instruments.deliveryObservers, ...(overrides.observers ?? [])],
     ...overrides.engine,
   });
 
-  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page));
+  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page), instruments.installs);
+  observeBacklog(telemetry.meter, { store, engine, onError: (err) => logger.warn({ err }, "metrics: could not count the deliveries waiting") });
 
   const teamChannels = async (team: Target): Promise<string[]> => {
     let ids: string[] = [];
@@ -84,8 +90,10 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     store,
     notifications,
     apiKey: config.apiKey,
-    processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
+    processActivity: traceBotTurns(telemetry.tracer, (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context))),
+    metricsText: () => telemetry.prometheusText(),
   });
+  traceApiRequests(server, telemetry.tracer);
 
   let schedules: RunningSchedules | undefined;
 
@@ -112,6 +120,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       await Promise.allSettled([...heraldBot.rosterSyncs]);
       await engine.stop();
       await store.close();
+      await telemetry.shutdown();
     },
   };
 }

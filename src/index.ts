@@ -1,36 +1,34 @@
 /**
- * Composition root: read the configuration, build Herald, run it until SIGINT/SIGTERM.
- * Any configuration or store problem stops the process at start with a message that names it.
+ * Composition root: read the configuration, start telemetry, build Herald, run it until SIGINT/SIGTERM.
+ * Anything that stops it from starting ends in one "Herald cannot start: …" line on stderr and exit code 1.
  */
-import { createHerald } from "./app";
-import { ConfigError, loadConfig } from "./config";
+import { loadConfig, type HeraldConfig } from "./config";
 import { createLogger } from "./logger";
+import { describeStartupError, STARTUP_FAILURE_PREFIX } from "./startup-error";
+import { startTelemetry } from "./telemetry";
 
 async function main(): Promise<void> {
-  let config;
+  let config: HeraldConfig | undefined;
+  let herald;
+  let logger;
   try {
     config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`Herald cannot start: ${error.message}`);
-      process.exit(1);
+    logger = createLogger({ level: config.logLevel });
+    if (!config.botId && !config.apiKey) {
+      logger.warn("HERALD_API_KEY is not set: the API accepts loopback callers only (local development mode)");
     }
-    throw error;
-  }
-  const logger = createLogger({ level: config.logLevel });
-  if (!config.botId && !config.apiKey) {
-    logger.warn("HERALD_API_KEY is not set: the API accepts loopback callers only (local development mode)");
-  }
-
-  let herald;
-  try {
-    herald = await createHerald(config, logger);
+    // Before app.ts loads restify and botbuilder, so Azure Monitor's HTTP instrumentation sees them.
+    const telemetry = startTelemetry(config, logger);
+    const { createHerald } = await import("./app");
+    herald = await createHerald(config, logger, { telemetry });
+    const url = await herald.start();
+    logger.info({ url, store: herald.store.kind, authenticated: Boolean(config.botId) }, "Herald listening");
   } catch (error) {
-    logger.fatal({ err: error }, `Herald cannot start: ${(error as Error).message}`);
+    const cause = describeStartupError(error, config?.port);
+    logger?.fatal({ err: error }, `${STARTUP_FAILURE_PREFIX}${cause}`);
+    console.error(`${STARTUP_FAILURE_PREFIX}${cause}`);
     process.exit(1);
   }
-  const url = await herald.start();
-  logger.info({ url, store: herald.store.kind, authenticated: Boolean(config.botId) }, "Herald listening");
 
   let stopping = false;
   const shutdown = async (signal: string) => {

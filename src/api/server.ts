@@ -8,6 +8,7 @@ import type { HeraldStore } from "../store/types";
 import type { NotificationService } from "../delivery/notification-service";
 import { createApiAuth } from "./auth";
 import { sendJson } from "./errors";
+import { registerMetricsRoute } from "./metrics-routes";
 import { registerNotificationRoutes } from "./notifications-routes";
 import { openApiDocument } from "./openapi";
 import { createRouteHandler } from "./route";
@@ -20,6 +21,8 @@ export interface ServerDeps {
   apiKey?: string;
   /** Hands an incoming activity to the bot (TeamsFx ConversationBot.requestHandler). */
   processActivity: (req: Request, res: Response) => Promise<void>;
+  /** Prometheus text for GET /api/metrics (telemetry). */
+  metricsText?: () => Promise<string>;
 }
 
 export function createServer(deps: ServerDeps): Server {
@@ -53,5 +56,6 @@ export function createServer(deps: ServerDeps): Server {
   const handle = createRouteHandler(createApiAuth(deps.apiKey), deps.logger);
   registerNotificationRoutes(server, handle, deps);
   registerTargetRoutes(server, handle, deps);
+  if (deps.metricsText) registerMetricsRoute(server, handle, deps.metricsText);
   return server;
 }

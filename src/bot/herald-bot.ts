@@ -6,7 +6,7 @@
  */
 import { TeamsActivityHandler, TeamsInfo, type Activity, type TeamsChannelAccount, type TurnContext } from "botbuilder";
 import type { Logger } from "../logger";
-import type { HeraldStore, MemberInput } from "../store/types";
+import type { HeraldStore, MemberInput, TargetKind } from "../store/types";
 import { targetKey } from "../store/types";
 import { targetFromActivity, tenantOf } from "./activity-info";
 import { describeCategory, parseCommand } from "./commands";
@@ -18,11 +18,22 @@ const MEMBER_PAGE_SIZE = 500;
 export type RosterReader = (serviceUrl: string, tenantId: string, conversationId: string, pageSize: number, continuationToken?: string) =>
   Promise<{ members: TeamsChannelAccount[]; continuationToken?: string }>;
 
+/** Told when Herald is installed or uninstalled somewhere (telemetry counts them). Must not throw. */
+export interface InstallListener {
+  installed?(event: { kind: TargetKind; tenantId: string }): void;
+  uninstalled?(event: { kind: TargetKind; tenantId: string; reason: "uninstalled" | "teamDeleted" }): void;
+}
+
 export class HeraldBot extends TeamsActivityHandler {
   /** Roster syncs run after the install turn has answered; tests and shutdown can wait for them. */
   readonly rosterSyncs = new Set<Promise<void>>();
 
-  constructor(private readonly store: HeraldStore, private readonly logger: Logger, private readonly readRoster: RosterReader) {
+  constructor(
+    private readonly store: HeraldStore,
+    private readonly logger: Logger,
+    private readonly readRoster: RosterReader,
+    private readonly installs: InstallListener = {},
+  ) {
     super();
     this.onInstallationUpdateAdd(async (context, next) => {
       await this.capture(context, { installedBy: context.activity.from?.name });
@@ -30,16 +41,18 @@ export class HeraldBot extends TeamsActivityHandler {
         // One welcome per installation: Teams also sends conversationUpdate(membersAdded) for the bot,
         // which deliberately does not welcome again; in a team this posts once, in the General channel.
         await context.sendActivity(welcomeActivity(context.activity));
+        const target = targetFromActivity(context.activity as Activity);
+        if (target) this.installs.installed?.({ kind: target.kind, tenantId: target.tenantId });
       }
       this.startRosterSync(context);
       await next();
     });
     this.onInstallationUpdateRemove(async (context, next) => {
-      await this.forget(context);
+      await this.forget(context, "uninstalled");
       await next();
     });
     this.onTeamsTeamDeletedEvent(async (_team, context, next) => {
-      await this.forget(context);
+      await this.forget(context, "teamDeleted");
       await next();
     });
     this.onTeamsTeamRestoredEvent(async (_team, context, next) => {
@@ -84,11 +97,13 @@ export class HeraldBot extends TeamsActivityHandler {
     }
   }
 
-  private async forget(context: TurnContext): Promise<void> {
+  private async forget(context: TurnContext, reason?: "uninstalled" | "teamDeleted"): Promise<void> {
     const input = targetFromActivity(context.activity as Activity);
     if (!input) return;
     await this.store.targets.remove(input.key);
     await this.store.members.removeSource(input.key);
+    // Only the explicit events count: Teams also removes the bot from the roster on uninstall (membersRemoved).
+    if (reason) this.installs.uninstalled?.({ kind: input.kind, tenantId: input.tenantId, reason });
   }
 
   /**

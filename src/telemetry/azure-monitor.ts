@@ -1,0 +1,42 @@
+/**
+ * Azure Monitor's OpenTelemetry distro, started once per process (it registers the global providers): traces (HTTP requests and dependencies, Azure
+ * SDK calls, Herald's own spans) and metrics (Herald's instruments plus App Insights' standard metrics) go to the
+ * Application Insights resource of the connection string. In Azure the Web App's managed identity signs in
+ * (the resource accepts Entra ID only); locally the connection string's key does.
+ */
+import { ManagedIdentityCredential } from "@azure/identity";
+import { shutdownAzureMonitor, useAzureMonitor } from "@azure/monitor-opentelemetry";
+import type { MetricReader } from "@opentelemetry/sdk-metrics";
+import type { IncomingMessage, RequestOptions } from "node:http";
+
+/** Probes and scrapes: every instance is asked every minute; as requests they would only add noise and cost. */
+const UNTRACED_PATHS = ["/api/health", "/api/metrics"];
+
+export function startAzureMonitor(
+  options: { connectionString: string; managedIdentityClientId?: string },
+  metricReaders: MetricReader[],
+): { shutdown(): Promise<void> } {
+  useAzureMonitor({
+    azureMonitorExporterOptions: {
+      connectionString: options.connectionString,
+      ...(options.managedIdentityClientId ? { credential: new ManagedIdentityCredential({ clientId: options.managedIdentityClientId }) } : {}),
+    },
+    metricReaders,
+    instrumentationOptions: {
+      http: {
+        enabled: true,
+        ignoreIncomingRequestHook: (request: IncomingMessage) => UNTRACED_PATHS.some((path) => request.url?.startsWith(path)),
+        // Bot Connector calls are traced by Herald itself, with tenant, job, delivery and attempt
+        // (telemetry/delivery-spans.ts); a second, bare span per send would double every dependency.
+        ignoreOutgoingRequestHook: (request: RequestOptions) => String(request.path ?? "").includes("/v3/conversations"),
+      } as object,
+      azureSdk: { enabled: true },
+      mongoDb: { enabled: false },
+      mySql: { enabled: false },
+      postgreSql: { enabled: false },
+      redis: { enabled: false },
+      redis4: { enabled: false },
+    },
+  });
+  return { shutdown: () => shutdownAzureMonitor() };
+}
