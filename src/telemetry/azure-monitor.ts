@@ -8,6 +8,7 @@ import { ManagedIdentityCredential } from "@azure/identity";
 import { shutdownAzureMonitor, useAzureMonitor } from "@azure/monitor-opentelemetry";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import type { IncomingMessage, RequestOptions } from "node:http";
+import type { Logger } from "../logger";
 
 /** Probes and scrapes: every instance is asked every minute; as requests they would only add noise and cost. */
 const UNTRACED_PATHS = ["/api/health", "/api/metrics"];
@@ -15,13 +16,18 @@ const UNTRACED_PATHS = ["/api/health", "/api/metrics"];
 export function startAzureMonitor(
   options: { connectionString: string; managedIdentityClientId?: string },
   metricReaders: MetricReader[],
+  logger: Logger,
 ): { shutdown(): Promise<void> } {
+  survivesIngestionOutages(logger);
   useAzureMonitor({
     azureMonitorExporterOptions: {
       connectionString: options.connectionString,
       ...(options.managedIdentityClientId ? { credential: new ManagedIdentityCredential({ clientId: options.managedIdentityClientId }) } : {}),
     },
     metricReaders,
+    // Live Metrics keeps a second connection open per instance and, when its endpoint fails the TLS handshake,
+    // throws where nothing can catch it; the workbook and alerts read the stored telemetry instead.
+    enableLiveMetrics: false,
     instrumentationOptions: {
       http: {
         enabled: true,
@@ -39,4 +45,20 @@ export function startAzureMonitor(
     },
   });
   return { shutdown: () => shutdownAzureMonitor() };
+}
+
+/**
+ * When Application Insights cannot be reached (refused, reset, TLS failure), the exporter (1.0.0-beta.41) leaves a
+ * rejected promise unhandled, which would end the process: Herald must keep delivering while its telemetry is down.
+ * Only those rejections are absorbed (and logged); any other unhandled rejection still ends the process.
+ */
+function survivesIngestionOutages(logger: Logger): void {
+  process.on("unhandledRejection", (reason) => {
+    const url = (reason as { name?: string; request?: { url?: string } } | undefined)?.request?.url ?? "";
+    if ((reason as Error)?.name === "RestError" && /\/v2(\.1)?\/track|QuickPulseService/.test(url)) {
+      logger.warn({ err: reason, url }, "telemetry: Application Insights could not be reached; continuing without this batch");
+      return;
+    }
+    throw reason;
+  });
 }

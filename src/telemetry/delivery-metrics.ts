@@ -27,6 +27,10 @@ export function deliveryMetrics(meter: Meter): DeliveryObserver {
     advice: { explicitBucketBoundaries: JOB_DURATION_BUCKETS_S },
   });
 
+  // The engine cancels a job's pending deliveries in bulk and reports only the total (onJobFinished); deliveries
+  // in flight at that moment are reported one by one. Count each once.
+  const cancelledOneByOne = new Map<string, number>();
+
   return {
     onRequest(event) {
       const attributes = {
@@ -41,12 +45,22 @@ export function deliveryMetrics(meter: Meter): DeliveryObserver {
     },
     onSettled({ delivery }) {
       deliveries.add(1, { outcome: delivery.status, tenant: delivery.recipient.tenantId });
+      if (delivery.status === "cancelled") cancelledOneByOne.set(delivery.jobId, (cancelledOneByOne.get(delivery.jobId) ?? 0) + 1);
     },
     onRetry(event) {
       retries.add(1, { reason: event.reason, tenant: event.tenantId });
     },
     onJobFinished(event) {
       jobDuration.record(event.durationMs / 1000, { status: event.status });
+      const inBulk = event.counts.cancelled - (cancelledOneByOne.get(event.job.id) ?? 0);
+      cancelledOneByOne.delete(event.job.id);
+      // A bulk cancel has no per-recipient tenant; a notification's audience is normally one tenant.
+      const tenant = tenantOf(event.job);
+      if (inBulk > 0) deliveries.add(inBulk, { outcome: "cancelled", ...(tenant ? { tenant } : {}) });
     },
   };
+}
+
+function tenantOf(job: { audience: Record<string, unknown> }): string | undefined {
+  return typeof job.audience?.tenantId === "string" ? job.audience.tenantId : undefined;
 }

@@ -48,15 +48,18 @@ export function startTelemetry(config: HeraldConfig, logger: Logger): Telemetry 
   // Loaded only here: the distro and its instrumentations are large, and local runs never need them.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { startAzureMonitor } = require("./azure-monitor") as typeof import("./azure-monitor");
-  const azure = startAzureMonitor({ ...config.telemetry, connectionString: config.telemetry.connectionString }, [prometheus]);
+  const azure = startAzureMonitor({ ...config.telemetry, connectionString: config.telemetry.connectionString }, [prometheus], logger);
   logger.info({ identity: config.telemetry.managedIdentityClientId ? "managed identity" : "connection string key" }, "telemetry exported to Azure Monitor");
   return {
     meter: metrics.getMeter(INSTRUMENTATION_SCOPE),
     tracer: trace.getTracer(INSTRUMENTATION_SCOPE),
     prometheusText: () => serialize(prometheus),
-    shutdown: () => azure.shutdown(),
+    // A final flush to an unreachable Application Insights would otherwise hold a graceful stop for ~20 s.
+    shutdown: () => Promise.race([azure.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_TIMEOUT_MS).unref())]),
   };
 }
+
+const FLUSH_TIMEOUT_MS = 3000;
 
 function prometheusReader(): PrometheusExporter {
   // No server of its own: Herald serves the text at /api/metrics, behind the API's authentication.
