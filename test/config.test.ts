@@ -3,7 +3,15 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, loadConfig } from "../src/config";
+import { ConfigError, ENVIRONMENT, loadCliConfig, loadConfig } from "../src/config";
+
+/** The variables loadConfig reads from `env`, whatever it makes of them. */
+function variablesRead(env: Record<string, string>): Set<string> {
+  const read = new Set<string>();
+  const recording = new Proxy(env, { get: (target, name) => (typeof name === "string" && read.add(name), target[name as string]) });
+  loadConfig(recording);
+  return read;
+}
 
 describe("configuration", () => {
   it("has local defaults that need no secrets", () => {
@@ -25,6 +33,24 @@ describe("configuration", () => {
   it("refuses a non-numeric PORT", () => rejects({ PORT: "eighty" }, "PORT"));
   it("refuses a short HERALD_API_KEY", () => rejects({ HERALD_API_KEY: "short" }, "HERALD_API_KEY"));
   it("refuses an unknown time zone", () => rejects({ HERALD_DEFAULT_TIMEZONE: "Mars/Olympus" }, "HERALD_DEFAULT_TIMEZONE"));
+
+  it("refuses an unknown LOG_LEVEL (pino would throw deep inside start-up)", () => rejects({ LOG_LEVEL: "verbose" }, "LOG_LEVEL"));
+
+  it("reads exactly the variables ENVIRONMENT lists (what npm run validate checks infra/ against)", () => {
+    const azureLike = {
+      BOT_ID: "00000000-0000-0000-0000-000000000001", BOT_TYPE: "UserAssignedMsi", BOT_TENANT_ID: "t", HERALD_API_KEY: "k".repeat(20),
+      HERALD_STORE: "azure-table:https://x.table.core.windows.net", APPLICATIONINSIGHTS_CONNECTION_STRING: "InstrumentationKey=x",
+    };
+    const read = new Set([...variablesRead({}), ...variablesRead(azureLike)]);
+    assert.deepEqual([...read].sort(), Object.keys(ENVIRONMENT).sort());
+  });
+
+  it("the CLI finds the API at HERALD_URL, else on this machine's PORT, and refuses a URL that is not one", () => {
+    assert.deepEqual(loadCliConfig({}), { url: "http://127.0.0.1:3978", apiKey: undefined });
+    assert.deepEqual(loadCliConfig({ PORT: "4000", HERALD_API_KEY: "k" }), { url: "http://127.0.0.1:4000", apiKey: "k" });
+    assert.equal(loadCliConfig({ HERALD_URL: "https://herald.example.com/" }).url, "https://herald.example.com");
+    assert.throws(() => loadCliConfig({ HERALD_URL: "herald.example.com" }), (e: unknown) => e instanceof ConfigError && e.variable === "HERALD_URL");
+  });
 
   it("never puts a secret in its messages", () => {
     try {

@@ -6,10 +6,12 @@ import * as path from "node:path";
 import { PNG } from "pngjs";
 import { renderColorIcon, renderOutlineIcon } from "../tools/generate-icons";
 import { findRepoRoot } from "../tools/lib/repo-root";
+import { ENVIRONMENT } from "../src/config";
 import { checkBicep } from "../tools/validate/bicep";
 import { CHECKS } from "../tools/validate/checks";
 import { checkIcons } from "../tools/validate/icons";
 import { checkManifest } from "../tools/validate/manifest";
+import { checkOperationsDoc } from "../tools/validate/operations-doc";
 import type { Problem } from "../tools/validate/problem";
 import { checkTeamsappYaml } from "../tools/validate/teamsapp-yaml";
 
@@ -20,6 +22,7 @@ const VALIDATED_PATHS = [
   "appPackage/manifest.json",
   "appPackage/color.png",
   "appPackage/outline.png",
+  "docs/operations.md",
   "env",
   "infra",
   "teamsapp.yml",
@@ -266,9 +269,52 @@ describe("npm run validate", () => {
       assertProblem(checkBicep(dir), "infra/azure.parameters.json", "${{TEAMS_APP_PUBLISHED_APP_ID}} is not defined in env/.env.dev");
     });
 
+    it("reports a variable of ENVIRONMENT (src/config.ts) that the Web App does not get, with how to pass it", () => {
+      const problems = checkBicep(dir, { ...ENVIRONMENT, HERALD_RETENTION_DAYS: { azure: "parameter" } });
+      assertProblem(problems, "infra/azure.bicep", "does not set app setting 'HERALD_RETENTION_DAYS'", "${{HERALD_RETENTION_DAYS}}");
+    });
+
+    it("reports an app setting Herald does not read", () => {
+      edit(dir, "infra/azure.bicep", (text) => text.replace("name: 'HERALD_TENANT_RATE'", "name: 'HERALD_TENANT_RATES'"));
+      const problems = checkBicep(dir);
+      assertProblem(problems, "infra/azure.bicep", "sets app setting 'HERALD_TENANT_RATES'", "does not read");
+      assertProblem(problems, "infra/azure.bicep", "does not set app setting 'HERALD_TENANT_RATE'");
+    });
+
+    it("reports a setting ENVIRONMENT keeps out of Azure (BOT_PASSWORD: the bot is a managed identity)", () => {
+      edit(dir, "infra/azure.bicep", (text) => text.replace("name: 'BOT_TYPE'", "name: 'BOT_PASSWORD'"));
+      assertProblem(checkBicep(dir), "infra/azure.bicep", "sets app setting 'BOT_PASSWORD'", "managed identity");
+    });
+
+    it("reports a parameter setting the env files cannot set: a fixed value, or a parameter the parameters file leaves out", () => {
+      edit(dir, "infra/azure.bicep", (text) => text.replace("value: schedulesFile", "value: 'schedules.yaml'"));
+      editJson(dir, "infra/azure.parameters.json", (json) => {
+        delete json.parameters.tenantRate;
+      });
+      const problems = checkBicep(dir);
+      assertProblem(problems, "infra/azure.bicep", "app setting 'HERALD_SCHEDULES_FILE'", "must be a parameter");
+      assertProblem(problems, "infra/azure.parameters.json", "parameter 'tenantRate' (app setting 'HERALD_TENANT_RATE') is not filled from an env file");
+    });
+
+    it("reports a file that loadTextContent loads but does not exist", () => {
+      fs.rmSync(path.join(dir, "infra/monitoring/queries/outcomes.kql"));
+      assertProblem(checkBicep(dir), "infra/monitoring/monitoring.bicep", "loads queries/outcomes.kql, which does not exist");
+    });
+
     it("reports a module parameter the module requires but is not passed", () => {
       edit(dir, "infra/azure.bicep", (text) => text.replace(/^\s+identityTenantId: identity\.properties\.tenantId\n/m, ""));
       assertProblem(checkBicep(dir), "infra/azure.bicep", "module 'azureBotRegistration'", "does not pass 'identityTenantId'");
+    });
+  });
+
+  describe("operations-queries", () => {
+    it("reports a workbook or alert query that docs/operations.md no longer quotes as deployed", () => {
+      assert.deepEqual(checkOperationsDoc(dir), []);
+      edit(dir, "infra/monitoring/queries/alert-no-heartbeat.kql", (text) => text.replace('"herald.up"', '"herald.alive"'));
+      assert.deepEqual(checkOperationsDoc(dir), [{
+        file: "docs/operations.md",
+        message: "does not quote infra/monitoring/queries/alert-no-heartbeat.kql as it is (a ```kusto block with the file's exact text)",
+      }]);
     });
   });
 });

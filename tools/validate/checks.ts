@@ -1,6 +1,7 @@
 import { checkBicep } from "./bicep";
 import { checkIcons } from "./icons";
 import { checkManifest } from "./manifest";
+import { checkOperationsDoc } from "./operations-doc";
 import type { Problem } from "./problem";
 import { checkTeamsappYaml } from "./teamsapp-yaml";
 
@@ -32,6 +33,11 @@ export const CHECKS: readonly Check[] = [
     name: "bicep",
     passed: "infra/**/*.bicep parses; parameters, module params, outputs for teamsapp.yml and Herald's app settings agree",
     run: checkBicep,
+  },
+  {
+    name: "operations-queries",
+    passed: "docs/operations.md quotes every workbook and alert query of infra/monitoring/queries/ as deployed",
+    run: checkOperationsDoc,
   },
 ];
 
