@@ -10,7 +10,7 @@ export function createLogger(options: { level?: string; name?: string; destinati
   return pino(
     {
       name: options.name ?? "herald",
-      level: options.level ?? process.env.LOG_LEVEL ?? "info",
+      level: options.level ?? "info",
       redact: {
         paths: [
           "*.botPassword", "*.apiKey", "*.password", "*.secret", "*.connectionString",

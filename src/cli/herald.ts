@@ -1,20 +1,28 @@
 /**
  * Herald's command line: `npm run herald -- <command>` (after `npm run build`).
  *
+ *   notifications            the most recent notifications
+ *   watch <id>               a live progress bar until the notification ends
  *   targets ...              list the registry (see targets-command.ts)
  *   import-teamsfx <file>    import a TeamsFx .notification.localstore.json
  *   install --users ...      install Herald for people through Microsoft Graph
  *
- * It reads the same environment as the bot (HERALD_STORE etc.), so it works on the same store.
+ * notifications and watch use Herald's HTTP API (HERALD_URL, HERALD_API_KEY: loadCliConfig), which answers for
+ * every instance; the others work on the store directly, with the bot's own environment (HERALD_STORE etc.).
  */
-import { ConfigError, loadConfig } from "../config";
+import { ConfigError, loadCliConfig, loadConfig } from "../config";
 import { createLogger } from "../logger";
 import { openStore, parseStoreSpec } from "../store/open";
 import { importTeamsFxStore } from "../store/teamsfx-import";
+import { HeraldApiClient } from "./api-client";
 import { createGraphAppInstaller, runInstallCommand } from "./install-command";
+import { runNotificationsCommand } from "./notifications-command";
 import { runTargetsCommand } from "./targets-command";
+import { runWatchCommand } from "./watch-command";
 
 const USAGE = `usage: npm run herald -- <command>
+  notifications [--limit N] [--json]          (HERALD_URL, default http://127.0.0.1:$PORT; HERALD_API_KEY)
+  watch <notification id> [--interval ms]
   targets [--kind K] [--tenant ID] [--status active|gone] [--team ID] [--limit N] [--json]
   import-teamsfx <path to .notification.localstore.json>
   install --users <aad-id-or-upn>[,...] [--file users.txt]`;
@@ -26,8 +34,15 @@ async function main(argv: string[]): Promise<number> {
     out(USAGE);
     return command ? 0 : 2;
   }
+  if (command === "notifications" || command === "watch") {
+    const client = new HeraldApiClient(loadCliConfig());
+    return command === "watch"
+      ? runWatchCommand(args, { client, stream: process.stdout, out })
+      : runNotificationsCommand(args, client, out);
+  }
   const config = loadConfig();
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? "warn" });
+  // Quieter than the bot: only problems, unless LOG_LEVEL asks for more or less than the default.
+  const logger = createLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel });
 
   if (command === "install") {
     const installer = createGraphAppInstaller({

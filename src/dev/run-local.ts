@@ -1,12 +1,14 @@
 /**
  * `npm run dev`: Herald with its embedded SQLite store plus Microsoft 365 Agents Playground pointed at it —
- * Teams offline, no Azure, no tenant, no secrets. Ctrl+C stops both.
+ * Teams offline, no Azure, no tenant, no secrets. Ctrl+C stops both. Herald's JSON log lines are shown
+ * human-readable (pino-pretty) here only: in production they stay JSON, one object a line.
  *
  *   --no-browser     don't open the Playground in a browser (headless machines)
  *   --port <n>       Herald's port (default 3978); the Playground listens on 56150
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { readableLogLine } from "./readable-logs";
 
 const args = process.argv.slice(2);
 const port = Number(args[args.indexOf("--port") + 1]) || Number(process.env.PORT) || 3978;
@@ -16,9 +18,11 @@ const playgroundCli = require.resolve("@microsoft/m365agentsplayground/cli.js", 
 
 const children: ChildProcess[] = [];
 
+const readable = readableLogLine({ colorize: Boolean(process.stdout.isTTY) });
+
 function run(name: string, command: string, commandArgs: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, commandArgs, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-  const prefix = (line: string) => `[${name}] ${line}`;
+  const prefix = (line: string) => `[${name}] ${readable(line)}`;
   for (const stream of [child.stdout!, child.stderr!]) {
     let buffered = "";
     stream.on("data", (chunk: Buffer) => {
