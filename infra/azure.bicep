@@ -59,7 +59,7 @@ param graphClientId string = ''
 @description('HERALD_GRAPH_CLIENT_SECRET: that app registration\'s secret. Comes from SECRET_HERALD_GRAPH_CLIENT_SECRET.')
 param graphClientSecret string = ''
 
-@description('HERALD_GRAPH_URL: Microsoft Graph\'s base URL (national clouds). Empty = https://graph.microsoft.com/v1.0.')
+@description('HERALD_GRAPH_URL: where Graph requests go (national clouds). Empty = https://graph.microsoft.com.')
 param graphUrl string = ''
 
 @description('E-mail address that Herald\'s alerts notify. Empty = alerts fire in the portal only.')

@@ -48,7 +48,7 @@ describe("command line: watch and notifications, through the HTTP API", function
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^Watched \\(${created.body.id}\\), 6 recipient\\(s\\), triggered by the Herald API`, "m"));
     assert.match(result.stdout, /\d+% \| sent \d+ · failed 0 · gone 0 · pending \d+ \| [\d.]+\/s \| ETA \S+/, "the bar's line");
-    assert.match(result.stdout, /^completed: 6 sent, 0 failed, 0 gone, 0 skipped, 0 cancelled of 6 \(watched \d+s\)$/m);
+    assert.match(result.stdout, /^completed: 6 sent, 0 failed, 0 gone, 0 skipped, 0 cancelled of 6 in \d+s, [\d.]+\/s$/m);
   });
 
   it("watch exits 1 for a notification that failed, saying so", async () => {

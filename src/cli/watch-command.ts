@@ -51,8 +51,16 @@ export async function runWatchCommand(args: string[], deps: WatchDeps): Promise<
   bar.stop();
   const c = report.counts;
   deps.out(`${report.status}: ${c.sent} sent, ${c.failed} failed, ${c.gone} gone, ${c.skipped} skipped, ${c.cancelled} cancelled of ${c.total}` +
-    ` (watched ${formatDuration((now() - startedAt) / 1000)})${report.error ? ` — ${report.error}` : ""}`);
+    ` ${took(report) ?? `(watched ${formatDuration((now() - startedAt) / 1000)})`}${report.error ? ` — ${report.error}` : ""}`);
   return report.status === "completed" ? 0 : 1;
+}
+
+/** "in 1m 5s, 47.9/s" from the notification's own start and finish, when it has both. */
+function took(report: NotificationReport): string | undefined {
+  if (!report.startedAt || !report.finishedAt) return undefined;
+  const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
+  const attempted = report.counts.sent + report.counts.failed + report.counts.gone;
+  return `in ${formatDuration(seconds)}${seconds > 0 ? `, ${(attempted / seconds).toFixed(1)}/s` : ""}`;
 }
 
 function done(report: NotificationReport): number {
