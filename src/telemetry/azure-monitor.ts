@@ -1,6 +1,6 @@
 /**
- * Azure Monitor's OpenTelemetry distro, started once per process (it registers the global providers): traces (HTTP requests and dependencies, Azure
- * SDK calls, Herald's own spans) and metrics (Herald's instruments plus App Insights' standard metrics) go to the
+ * Azure Monitor's OpenTelemetry distro, started once per process (it registers the global providers): traces
+ * (HTTP requests and dependencies, Azure SDK calls, Herald's own spans) and metrics (Herald's instruments plus App Insights' standard metrics) go to the
  * Application Insights resource of the connection string. In Azure the Web App's managed identity signs in
  * (the resource accepts Entra ID only); locally the connection string's key does.
  */
@@ -25,8 +25,8 @@ export function startAzureMonitor(
       ...(options.managedIdentityClientId ? { credential: new ManagedIdentityCredential({ clientId: options.managedIdentityClientId }) } : {}),
     },
     metricReaders,
-    // Live Metrics keeps a second connection open per instance and, when its endpoint fails the TLS handshake,
-    // throws where nothing can catch it; the workbook and alerts read the stored telemetry instead.
+    // Live Metrics keeps a connection of its own open from every instance; the workbook and the alerts read the
+    // stored telemetry instead.
     enableLiveMetrics: false,
     instrumentationOptions: {
       http: {

@@ -1,7 +1,8 @@
 /**
  * Herald's OpenTelemetry: one meter and one tracer that the rest of Herald records into, read back two ways —
  * in Prometheus text at GET /api/metrics (always), and exported to Azure Monitor when
- * APPLICATIONINSIGHTS_CONNECTION_STRING is set (azure-monitor.ts). The instruments live in metrics.ts.
+ * APPLICATIONINSIGHTS_CONNECTION_STRING is set (azure-monitor.ts). The instruments: delivery-metrics.ts,
+ * install-metrics.ts, backlog-gauges.ts; the spans: delivery-spans.ts, request-spans.ts.
  */
 import { metrics, trace, type Meter, type Tracer, type TracerProvider } from "@opentelemetry/api";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
