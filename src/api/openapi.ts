@@ -36,6 +36,12 @@ export function openApiDocument(): object {
       "/api/notifications/{id}/cancel": { post: { summary: "Cancel what has not been sent yet", parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "Cancelled" }, ...errorResponses([401, 404, 409]) } } },
       "/api/targets": { get: { summary: "The registry of installations", parameters: ["kind", "tenantId", "status", "teamId", "limit", "cursor"].map((name) => ({ name, in: "query", schema: { type: "string" } })), responses: { "200": { description: "A page of targets with the total" }, ...errorResponses([400, 401]) } } },
       "/api/health": { get: { summary: "200 when the bot and its store are usable", security: [], responses: { "200": { description: "OK" }, "503": { description: "Store unusable" } } } },
+      "/api/metrics": {
+        get: {
+          summary: "Herald's metrics (deliveries, requests, retries, backlog, installs) in Prometheus text format; docs/operations.md names them",
+          responses: { "200": { description: "text/plain; version=0.0.4", content: { "text/plain": { schema: { type: "string" } } } }, "401": { description: "Unauthorized" } },
+        },
+      },
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "HERALD_API_KEY" } },
