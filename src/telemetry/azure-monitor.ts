@@ -10,7 +10,7 @@ import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import type { IncomingMessage, RequestOptions } from "node:http";
 import type { Logger } from "../logger";
 
-/** Probes and scrapes: every instance is asked every minute; as requests they would only add noise and cost. */
+/** Probes and scrapes (request-spans.ts skips them too): every minute on every instance, only noise and cost. */
 const UNTRACED_PATHS = ["/api/health", "/api/metrics"];
 
 export function startAzureMonitor(

@@ -7,12 +7,14 @@ import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from
 import type { Request, Response, Server } from "restify";
 
 const BOT_ENDPOINT = "/api/messages";
+/** Probes and scrapes come every minute from every instance's platform; as traces they are noise and cost. */
+const UNTRACED = ["/api/health", "/api/metrics"];
 
-/** One span per /api/* request except the bot endpoint, ended when the answer has been written. */
+/** One span per /api/* request except the bot endpoint and probes, ended when the answer has been written. */
 export function traceApiRequests(server: Server, tracer: Tracer): void {
   server.pre((req: Request, res: Response, next: () => void) => {
     const path = (req.url ?? "").split("?")[0];
-    if (!path.startsWith("/api/") || path === BOT_ENDPOINT) return next();
+    if (!path.startsWith("/api/") || path === BOT_ENDPOINT || UNTRACED.some((prefix) => path.startsWith(prefix))) return next();
     const span = tracer.startSpan(`${req.method} ${path}`, {
       kind: SpanKind.INTERNAL,
       attributes: { "http.request.method": req.method ?? "", "url.path": path },
