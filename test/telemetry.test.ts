@@ -150,6 +150,10 @@ describe("telemetry: metrics at GET /api/metrics and traces", function () {
     await fx.api("GET", "/api/notifications/does-not-exist", undefined, auth);
     await eventually(() => spans.getFinishedSpans().some((s) => s.name === "GET /api/notifications/:id" && s.attributes["http.response.status_code"] === 404), "the 404's span");
 
+    await fx.api("GET", "/api/health");
+    await fx.api("GET", "/api/metrics", undefined, auth);
+    assert.ok(!spans.getFinishedSpans().some((s) => /\/api\/(health|metrics)/.test(s.name)), "probes and scrapes are not traced");
+
     const turns = spans.getFinishedSpans().filter((s) => s.name === "bot installationUpdate");
     assert.equal(turns.length, 2);
     assert.equal(turns[0].attributes["herald.conversation.type"], "personal");
