@@ -8,10 +8,13 @@ import { eventually, startHerald, type HeraldFixture } from "./support/herald-fi
 const ROOT = path.resolve(__dirname, "..");
 const API_KEY = "cli-watch-key-0123456789";
 
-/** The CLI as a separate process (spawnSync would freeze the Herald this test runs in-process). */
+/**
+ * The built CLI (`npm test` builds first) as a separate process: spawnSync would freeze the Herald this test runs
+ * in-process.
+ */
 function herald(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src", "cli", "herald.ts"), ...args], {
+    const child = spawn(process.execPath, [path.join(ROOT, "dist", "src", "cli", "herald.js"), ...args], {
       cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
