@@ -10,7 +10,10 @@ import type { Logger } from "./logger";
 import { createServer } from "./api/server";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
+import { createRosterSync, rosterWorkItem } from "./bot/roster-sync";
 import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
+import { newInstanceId, openOwnership } from "./cluster/open-ownership";
+import type { PartitionOwnership } from "./cluster/ownership";
 import { renderNotificationActivity } from "./cards/notification-card";
 import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audience";
 import type { DeliveryObserver } from "./delivery/delivery-events";
@@ -27,6 +30,8 @@ export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 
 export interface HeraldOverrides {
   store?: HeraldStore;
+  /** How this instance shares delivery partitions (default: from HERALD_STORE). */
+  ownership?: PartitionOwnership;
   engine?: Partial<DeliveryEngineOptions>;
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests, telemetry). */
@@ -37,6 +42,7 @@ export interface Herald {
   store: HeraldStore;
   bot: HeraldBot;
   engine: DeliveryEngine;
+  ownership: PartitionOwnership;
   notifications: NotificationService;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
@@ -44,23 +50,36 @@ export interface Herald {
 }
 
 export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
-  const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
+  const spec = parseStoreSpec(config.store, config.tablePrefix);
+  const store = overrides.store ?? (await openStore(spec, logger));
   const adapter = createCloudAdapter(config, logger);
   const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
-  const engine = new DeliveryEngine({
+  let engine: DeliveryEngine | undefined;
+  const ownership = overrides.ownership ?? (await openOwnership({
+    spec, store, instanceId: newInstanceId(), partitionCount: config.partitionCount, leaseSeconds: config.leaseSeconds, logger,
+    sendRate: () => engine?.stats().requestsPerSec ?? 0,
+  }));
+  const rosterSync = createRosterSync(store, (...page) => engine!.getPagedMembers(...page), logger);
+  engine = new DeliveryEngine({
     store,
     connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
     render: renderNotificationActivity,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
     observers: overrides.observers,
+    ownership,
+    workHandlers: { roster: rosterSync },
     ...overrides.engine,
   });
+  const running = engine;
 
-  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page));
+  const heraldBot = new HeraldBot(store, logger, async (work) => {
+    await store.work.put(rosterWorkItem(work, ownership.partitionCount));
+    running.poke();
+  });
 
   const teamChannels = async (team: Target): Promise<string[]> => {
     let ids: string[] = [];
@@ -77,12 +96,14 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
   });
-  const notifications = new NotificationService({ store, audiences, engine });
+  const notifications = new NotificationService({ store, audiences, engine, partitionCount: ownership.partitionCount });
 
   const server = createServer({
     logger,
     store,
     notifications,
+    engine,
+    ownership,
     apiKey: config.apiKey,
     processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
   });
@@ -92,10 +113,11 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   return {
     store,
     bot: heraldBot,
-    engine,
+    engine: running,
+    ownership,
     notifications,
     async start() {
-      await engine.start();
+      await running.start();
       if (config.schedulesFile) {
         schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
       }
@@ -106,11 +128,17 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       const { port } = server.address() as AddressInfo;
       return `http://127.0.0.1:${port}`;
     },
+    /**
+     * Graceful stop (SIGTERM): no new connections, no new claims; requests in flight to Teams finish and are
+     * recorded; the partitions are handed over at once; the store closes. Bounded by the engine's stopTimeoutMs.
+     */
     async stop() {
       await schedules?.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([...heraldBot.rosterSyncs]);
-      await engine.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.server.closeIdleConnections?.();
+      await running.stop();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      server.server.closeAllConnections?.();
       await store.close();
     },
   };

@@ -50,9 +50,11 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   }
 
   // Record the attempt before making it: a crash from here until "sent" is stored is the duplicate window.
-  await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, {
+  // Only a delivery still "pending" may be sent: a cancel (on any instance) or a new owner wins the check-and-set.
+  const marked = await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, {
     status: "sending", attemptsIncrement: 1, ...(task.recipientDirty ? { recipient: d.recipient } : {}),
-  });
+  }, "pending");
+  if (!marked) return ctx.release(aj, 1);
   task.recipientDirty = false;
   d.attempts++;
   let activityId: string | undefined;

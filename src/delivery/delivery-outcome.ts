@@ -46,7 +46,9 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
   const jobId = aj.job.id;
   const now = ctx.clock.now();
   const reason = describeFailure(failure);
-  const update = (patch: DeliveryPatch) => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, patch);
+  // The status this task left the delivery in; anything else means a cancel got there first, and it stands.
+  const expected = task.phase === "create" ? "pending" : "sending";
+  const update = (patch: DeliveryPatch) => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, patch, expected);
 
   switch (failure.outcome) {
     case "throttled": {
@@ -95,15 +97,18 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
 
 async function retryLater(ctx: EngineContext, task: DeliveryTask, notBefore: number, patch: { throttledIncrement?: number; reason: string }): Promise<void> {
   const aj = task.job;
-  if (aj.cancelled || ctx.isStopping()) {
-    // Cancelled: do not retry. Stopping: leave it pending for the next start.
+  if (aj.cancelled || aj.stopped || ctx.isStopping()) {
+    // Cancelled: do not retry. Stopping, or the partition handed over: leave it pending for the next owner.
     await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, {
       ...patch, status: aj.cancelled ? "cancelled" : "pending", notBefore, ...(aj.cancelled ? { reason: "cancelled" } : {}),
-    });
+    }, task.phase === "create" ? "pending" : "sending");
     if (aj.cancelled) settled(ctx, task, { status: "cancelled", reason: "cancelled" });
     return ctx.release(aj, 1);
   }
-  await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, { ...patch, status: "pending", notBefore });
+  const expected = task.phase === "create" ? "pending" : "sending";
+  if (!(await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, { ...patch, status: "pending", notBefore }, expected))) {
+    return ctx.release(aj, 1); // cancelled meanwhile (possibly on another instance)
+  }
   task.delivery.reason = patch.reason;
   task.notBefore = notBefore;
   ctx.queue.push(task, ctx.clock.now());

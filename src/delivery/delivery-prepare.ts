@@ -14,7 +14,7 @@ export async function prepareDelivery(ctx: Pick<EngineContext, "store" | "events
     return undefined;
   }
   const task: DeliveryTask = {
-    kind: "delivery", job: aj, delivery, phase: "send", recipientDirty: false, createAttempts: 0, tenantId: r.tenantId, keys: [],
+    kind: "delivery", job: aj, partition: aj.partition, delivery, phase: "send", recipientDirty: false, createAttempts: 0, tenantId: r.tenantId, keys: [],
     notBefore: delivery.notBefore ?? 0,
   };
   if (r.newThreadInChannel) {

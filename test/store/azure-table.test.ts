@@ -87,7 +87,7 @@ describe("azure-table store (Azurite)", function () {
       await store?.close();
     });
 
-    it("creates its seven tables with the prefix", async function () {
+    it("creates its eight tables with the prefix", async function () {
       const names = Object.values(tableNames(prefix));
       for (const name of names) {
         const client = TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
@@ -95,7 +95,7 @@ describe("azure-table store (Azurite)", function () {
         const pages = client.listEntities().byPage({ maxPageSize: 1 });
         await pages.next();
       }
-      assert.equal(names.length, 7);
+      assert.equal(names.length, 8);
     });
 
     it("keys with '/', '#', '?', '\\\\', quotes, control characters and unicode round-trip everywhere", async function () {
