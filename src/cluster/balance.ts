@@ -56,11 +56,14 @@ export function planBalance(input: BalanceInput): BalancePlan {
   }
   // Orphans: unclaimed for a while although everyone thinks they are at quota (views disagree briefly while
   // instances come and go). The instance with the fewest partitions (then the lowest id) takes them.
+  // If even that instance cannot take them (its storage calls fail), everyone tries after twice as long: the
+  // first lease wins.
   const orphanRounds = input.orphanRounds ?? 3;
-  const orphans = free.filter((p) => !plan.acquire.includes(p) && (input.freeRounds?.get(p) ?? 0) >= orphanRounds);
+  const rounds = (p: number) => input.freeRounds?.get(p) ?? 0;
+  const orphans = free.filter((p) => !plan.acquire.includes(p) && rounds(p) >= orphanRounds);
   if (orphans.length) {
     const neediest = [...input.instances].sort((a, b) => a.partitions.length - b.partitions.length || (a.id < b.id ? -1 : 1))[0];
-    if (neediest?.id === self) plan.acquire.push(...orphans);
+    plan.acquire.push(...(neediest?.id === self ? orphans : orphans.filter((p) => rounds(p) >= 2 * orphanRounds)));
   }
   return plan;
 }
