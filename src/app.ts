@@ -60,7 +60,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     ...overrides.engine,
   });
 
-  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page));
+  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page), (...member) => engine.getMember(...member));
 
   const teamChannels = async (team: Target): Promise<string[]> => {
     let ids: string[] = [];

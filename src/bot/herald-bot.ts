@@ -10,6 +10,7 @@ import type { HeraldStore, MemberInput } from "../store/types";
 import { targetKey } from "../store/types";
 import { targetFromActivity, tenantOf } from "./activity-info";
 import { describeCategory, parseCommand } from "./commands";
+import { memberFromAccount } from "./member-record";
 import { helpActivity, welcomeActivity } from "./welcome";
 
 const MEMBER_PAGE_SIZE = 500;
@@ -18,11 +19,22 @@ const MEMBER_PAGE_SIZE = 500;
 export type RosterReader = (serviceUrl: string, tenantId: string, conversationId: string, pageSize: number, continuationToken?: string) =>
   Promise<{ members: TeamsChannelAccount[]; continuationToken?: string }>;
 
+/** Reads one member of a conversation (the engine's, paced like every connector call). */
+export type MemberReader = (serviceUrl: string, tenantId: string, conversationId: string, userId: string) => Promise<TeamsChannelAccount>;
+
 export class HeraldBot extends TeamsActivityHandler {
-  /** Roster syncs run after the install turn has answered; tests and shutdown can wait for them. */
+  /**
+   * Roster syncs (and, in a personal chat, the read of the person's member record) run after the install turn
+   * has answered; tests and shutdown can wait for them.
+   */
   readonly rosterSyncs = new Set<Promise<void>>();
 
-  constructor(private readonly store: HeraldStore, private readonly logger: Logger, private readonly readRoster: RosterReader) {
+  constructor(
+    private readonly store: HeraldStore,
+    private readonly logger: Logger,
+    private readonly readRoster: RosterReader,
+    private readonly readMember?: MemberReader,
+  ) {
     super();
     this.onInstallationUpdateAdd(async (context, next) => {
       await this.capture(context, { installedBy: context.activity.from?.name });
@@ -97,10 +109,27 @@ export class HeraldBot extends TeamsActivityHandler {
    */
   private startRosterSync(context: TurnContext): void {
     const input = targetFromActivity(context.activity as Activity);
-    if (!input || input.kind === "personal") return;
-    const sync = this.syncMembers(input.key, input.tenantId, input.serviceUrl, input.conversationId)
-      .finally(() => this.rosterSyncs.delete(sync));
-    this.rosterSyncs.add(sync);
+    if (!input) return;
+    let sync: Promise<void>;
+    if (input.kind !== "personal") sync = this.syncMembers(input.key, input.tenantId, input.serviceUrl, input.conversationId);
+    else if (input.userId && this.readMember) sync = this.syncPersonalMember(input.key, input.tenantId, input.serviceUrl, input.conversationId, input.userId);
+    else return;
+    const tracked: Promise<void> = sync.finally(() => this.rosterSyncs.delete(tracked));
+    this.rosterSyncs.add(tracked);
+  }
+
+  /**
+   * The install activity names the person by Teams and AAD id only; their UPN and e-mail come from the member
+   * record, so that a `users` audience by UPN finds someone who installed Herald but is in no team it knows.
+   */
+  private async syncPersonalMember(key: string, tenantId: string, serviceUrl: string, conversationId: string, userId: string): Promise<void> {
+    try {
+      const member = await this.readMember!(serviceUrl, tenantId, conversationId, userId);
+      await this.store.members.upsertMembers(key, [{ ...memberFromAccount(member, tenantId, serviceUrl), userId, personalConversationId: conversationId }]);
+    } catch (error) {
+      // The install is recorded; backfill-members (the CLI) can fill the UPN in later.
+      this.logger.warn({ err: error, target: key }, "could not read the member record of a personal install");
+    }
   }
 
   private async syncMembers(key: string, tenantId: string, serviceUrl: string, conversationId: string): Promise<void> {
@@ -109,7 +138,7 @@ export class HeraldBot extends TeamsActivityHandler {
       let count = 0;
       do {
         const page = await this.readRoster(serviceUrl, tenantId, conversationId, MEMBER_PAGE_SIZE, continuationToken);
-        await this.store.members.upsertMembers(key, page.members.map((m) => memberInput(m, tenantId, serviceUrl)));
+        await this.store.members.upsertMembers(key, page.members.map((m) => memberFromAccount(m, tenantId, serviceUrl)));
         count += page.members.length;
         continuationToken = page.continuationToken || undefined;
       } while (continuationToken);
@@ -126,7 +155,7 @@ export class HeraldBot extends TeamsActivityHandler {
     const members: MemberInput[] = [];
     for (const userId of userIds) {
       try {
-        members.push(memberInput(await TeamsInfo.getMember(context, userId), input.tenantId, input.serviceUrl));
+        members.push(memberFromAccount(await TeamsInfo.getMember(context, userId), input.tenantId, input.serviceUrl));
       } catch (error) {
         this.logger.warn({ err: error, userId }, "could not read a new member");
         members.push({ tenantId: input.tenantId, userId, serviceUrl: input.serviceUrl });
@@ -207,7 +236,7 @@ export class HeraldBot extends TeamsActivityHandler {
     const key = this.optOutKey(context);
     const optOuts = key ? await this.store.preferences.list(key.tenantId, key.userKey) : [];
     if (optOuts.length === 0) {
-      await context.sendActivity("You get every notification Herald sends here. Say “stop” to stop them, or “stop <topic>” for one topic.");
+      await context.sendActivity("You get every notification Herald sends here. Say “stop” to stop them, or “stop *topic*” for one topic.");
       return;
     }
     const list = optOuts.map((o) => (o.category === "*" ? "everything" : `“${o.category}”`)).join(", ");
@@ -225,16 +254,3 @@ function removeMentions(context: TurnContext): string {
   }
   return text.replace(/<at>[^<]*<\/at>/g, "");
 }
-
-function memberInput(m: { id: string; name?: string; aadObjectId?: string; userPrincipalName?: string; email?: string }, tenantId: string, serviceUrl: string): MemberInput {
-  return {
-    tenantId,
-    userId: m.id,
-    serviceUrl,
-    ...(m.aadObjectId ? { aadObjectId: m.aadObjectId } : {}),
-    ...(m.userPrincipalName ? { upn: m.userPrincipalName.toLowerCase() } : {}),
-    ...(m.email ? { email: m.email.toLowerCase() } : {}),
-    ...(m.name ? { name: m.name } : {}),
-  };
-}
-
