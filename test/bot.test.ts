@@ -114,6 +114,10 @@ describe("bot: install capture, welcome and commands (through the connector emul
     await fx.driver.message(user, user, "help");
     const replies = posted(user.personalConversationId);
     assert.match(replies.at(-1)!, /stop \*topic\*/, "a placeholder Teams shows (italic), not markup it swallows");
+    await fx.driver.message(user, user, "status");
+    const status = posted(user.personalConversationId).at(-1)!;
+    assert.match(status, /“stop \*topic\*” for one topic/);
+    assert.doesNotMatch(status, /<\w+>/, "Teams reads message text as markup: no <placeholder> in it");
   });
 
   it("reads the person's member record after a personal install: UPN and e-mail, paced like every roster read", async () => {
