@@ -62,7 +62,10 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     spec, store, instanceId: newInstanceId(), partitionCount: config.partitionCount, leaseSeconds: config.leaseSeconds, logger,
     sendRate: () => engine?.stats().requestsPerSec ?? 0,
   }));
-  const rosterSync = createRosterSync(store, (...page) => engine!.getPagedMembers(...page), logger);
+  const rosterSync = createRosterSync(store, {
+    roster: (...page) => engine!.getPagedMembers(...page),
+    member: (...member) => engine!.getMember(...member),
+  }, logger);
   engine = new DeliveryEngine({
     store,
     connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),

@@ -10,7 +10,8 @@ import type { HeraldStore, MemberInput } from "../store/types";
 import { targetKey } from "../store/types";
 import { targetFromActivity, tenantOf } from "./activity-info";
 import { describeCategory, parseCommand } from "./commands";
-import { memberInput, type RosterWork } from "./roster-sync";
+import { memberFromAccount } from "./member-record";
+import type { RosterWork } from "./roster-sync";
 import { helpActivity, welcomeActivity } from "./welcome";
 
 export class HeraldBot extends TeamsActivityHandler {
@@ -94,9 +95,12 @@ export class HeraldBot extends TeamsActivityHandler {
    */
   private async scheduleRosterSync(context: TurnContext): Promise<void> {
     const input = targetFromActivity(context.activity as Activity);
-    if (!input || input.kind === "personal") return;
+    if (!input || (input.kind === "personal" && !input.userId)) return;
     try {
-      await this.rosterSync({ sourceKey: input.key, tenantId: input.tenantId, serviceUrl: input.serviceUrl, conversationId: input.conversationId });
+      await this.rosterSync({
+        sourceKey: input.key, tenantId: input.tenantId, serviceUrl: input.serviceUrl, conversationId: input.conversationId,
+        ...(input.kind === "personal" ? { userId: input.userId } : {}),
+      });
     } catch (error) {
       // The install itself is recorded; a roster we could not schedule is filled in as members are added later.
       this.logger.warn({ err: error, target: input.key }, "could not schedule reading the roster");
@@ -109,7 +113,7 @@ export class HeraldBot extends TeamsActivityHandler {
     const members: MemberInput[] = [];
     for (const userId of userIds) {
       try {
-        members.push(memberInput(await TeamsInfo.getMember(context, userId), input.tenantId, input.serviceUrl));
+        members.push(memberFromAccount(await TeamsInfo.getMember(context, userId), input.tenantId, input.serviceUrl));
       } catch (error) {
         this.logger.warn({ err: error, userId }, "could not read a new member");
         members.push({ tenantId: input.tenantId, userId, serviceUrl: input.serviceUrl });
@@ -190,7 +194,7 @@ export class HeraldBot extends TeamsActivityHandler {
     const key = this.optOutKey(context);
     const optOuts = key ? await this.store.preferences.list(key.tenantId, key.userKey) : [];
     if (optOuts.length === 0) {
-      await context.sendActivity("You get every notification Herald sends here. Say “stop” to stop them, or “stop <topic>” for one topic.");
+      await context.sendActivity("You get every notification Herald sends here. Say “stop” to stop them, or “stop *topic*” for one topic.");
       return;
     }
     const list = optOuts.map((o) => (o.category === "*" ? "everything" : `“${o.category}”`)).join(", ");

@@ -194,6 +194,14 @@ export class DeliveryEngine {
         () => this.ctx.connector.getPagedMembers(serviceUrl, tenantId, conversationId, pageSize, continuationToken))));
   }
 
+  /** Read one member (a person's UPN, e-mail, AAD id) under the same pacing and retries as a roster page. */
+  async getMember(serviceUrl: string, tenantId: string, conversationId: string, userId: string) {
+    const keys = membersKeys(tenantId, conversationId);
+    return retryPacedCall(this.ctx, tenantId, keys,
+      () => this.paced(tenantId, keys, () => observeRequest(this.ctx.events, { operation: "getMembers", tenantId, attempt: 1 },
+        () => this.ctx.connector.getMember(serviceUrl, tenantId, conversationId, userId))));
+  }
+
   // ------------------------------------------------------------------------------------------- ownership
 
   private listener(): OwnershipListener {

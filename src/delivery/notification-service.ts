@@ -69,7 +69,7 @@ export class NotificationService {
       id: randomUUID(),
       idempotencyKey: request.idempotencyKey,
       status: "queued",
-      content: { title: request.title, text: request.text, url: request.url, card: request.card },
+      content: { title: request.title, text: request.text, url: request.url, card: request.card, ...(request.acknowledge ? { acknowledge: true } : {}) },
       audience: (request.audience ?? { kind: "all" }) as Record<string, unknown>,
       category: request.category ?? "general",
       triggeredBy: request.source ?? meta.triggeredBy,

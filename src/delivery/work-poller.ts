@@ -19,6 +19,8 @@ import { errorText } from "./engine-report";
 
 /** A work item whose job never appeared (its writer died while creating it) is dropped after this long. */
 const ORPHAN_ITEM_MS = 15 * 60_000;
+/** A work item whose handler failed this many times in a row (with backoff) is dropped. */
+const MAX_HANDLER_FAILURES = 6;
 /** The janitor leaves jobs younger than this alone (their slices are still being picked up). */
 const JANITOR_MIN_AGE_MS = 60_000;
 
@@ -44,6 +46,8 @@ export class WorkPoller {
   private stopped = true;
   /** Handlers running, by `${kind}:${id}`. */
   private readonly running = new Map<string, Promise<void>>();
+  /** Handlers that failed: not tried again before `notBefore` (backoff), given up after MAX_HANDLER_FAILURES. */
+  private readonly failures = new Map<string, { count: number; notBefore: number }>();
 
   constructor(private readonly deps: WorkPollerDeps) {}
 
@@ -133,10 +137,25 @@ export class WorkPoller {
   private runHandler(item: WorkItem): void {
     const key = `${item.kind}:${item.id}`;
     const handler = item.kind === "job" ? undefined : this.deps.handlers[item.kind];
-    if (!handler || this.running.has(key)) return;
+    const failed = this.failures.get(key);
+    if (!handler || this.running.has(key) || (failed && Date.now() < failed.notBefore)) return;
+    const remove = () => this.deps.store.work.remove(item.partition, item.kind, item.id).then(() => undefined);
     const run = handler(item)
-      .then(() => this.deps.store.work.remove(item.partition, item.kind, item.id).then(() => undefined))
-      .catch((err) => this.deps.log.warn({ kind: item.kind, id: item.id, err: errorText(err) }, "work item failed; it stays for a later try"))
+      .then(() => {
+        this.failures.delete(key);
+        return remove();
+      })
+      .catch(async (err) => {
+        const count = (failed?.count ?? 0) + 1;
+        if (count >= MAX_HANDLER_FAILURES) {
+          this.failures.delete(key);
+          this.deps.log.error({ kind: item.kind, id: item.id, failures: count, err: errorText(err) }, "work item keeps failing; giving up on it");
+          await remove().catch(() => undefined);
+          return;
+        }
+        this.failures.set(key, { count, notBefore: Date.now() + Math.min(300_000, 5000 * 2 ** (count - 1)) });
+        this.deps.log.warn({ kind: item.kind, id: item.id, failures: count, err: errorText(err) }, "work item failed; it stays for a later try");
+      })
       .finally(() => this.running.delete(key));
     this.running.set(key, run);
   }

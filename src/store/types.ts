@@ -144,6 +144,8 @@ export interface NotificationContent {
   text: string;
   url?: string;
   card?: { template: string; data: Record<string, unknown> };
+  /** Adds an Acknowledge button (Action.Execute, verb "acknowledge") to the card. */
+  acknowledge?: boolean;
 }
 
 /**

@@ -68,8 +68,8 @@ describe("cluster/lease-ownership (Azurite blob leases + heartbeat table)", func
       const v = await b.ownership.cluster();
       return v.unowned.length === 0 && v.instances.every((i) => i.partitions.length === 4) ? v : undefined;
     }, "the heartbeats show the balance");
-    assert.equal(view.mode, "leases");
-    assert.deepEqual(view.instances.map((i) => i.id), ["a", "b", "c"]);
+    assert.equal(view!.mode, "leases");
+    assert.deepEqual(view!.instances.map((i) => i.id), ["a", "b", "c"]);
     // a handed partitions over gracefully: each release was preceded by `releasing` (the engine's drain).
     assert.ok(a.listener.events.filter((e) => e.startsWith("~")).length >= 8);
     assert.ok(!a.listener.events.some((e) => e.startsWith("!")), "nothing was lost");
