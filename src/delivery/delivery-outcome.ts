@@ -56,7 +56,7 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
       aj.throttleRetries++;
       await ctx.store.jobs.updateJob(jobId, { throttleRetriesIncrement: 1 });
       const wait = failure.retryAfterMs ?? backoffDelayMs(d.throttled, ctx.backoff, ctx.random);
-      penalizeThrottled(ctx, task.keys[0], d.recipient.tenantId, now + wait, now);
+      penalizeThrottled(ctx, task.keys[0], d.recipient.tenantId, now + wait);
       ctx.log.debug({ jobId, recipientKey: d.recipientKey, waitMs: wait, retryAfter: failure.retryAfterMs !== undefined }, "throttled by Teams");
       if (d.throttled > ctx.maxThrottleRetries) {
         const why = `${reason}; throttled ${d.throttled} times, giving up`;
@@ -111,7 +111,7 @@ async function retryLater(ctx: EngineContext, task: DeliveryTask, notBefore: num
   }
   task.delivery.reason = patch.reason;
   task.notBefore = notBefore;
-  ctx.queue.push(task, ctx.clock.now());
+  ctx.queue.push(task, ctx.dispatch.now());
 }
 
 /**
@@ -127,7 +127,7 @@ export async function retryPacedCall<T>(ctx: EngineContext, tenantId: string, ke
       const now = ctx.clock.now();
       if (failure.outcome === "throttled" && throttled++ < ctx.maxThrottleRetries) {
         const wait = failure.retryAfterMs ?? backoffDelayMs(throttled, ctx.backoff, ctx.random);
-        penalizeThrottled(ctx, keys[0], tenantId, now + wait, now);
+        penalizeThrottled(ctx, keys[0], tenantId, now + wait);
         attempt--;
         await sleep(wait);
       } else if (failure.outcome === "transient" && attempt < ctx.maxAttempts) {
@@ -139,10 +139,10 @@ export async function retryPacedCall<T>(ctx: EngineContext, tenantId: string, ke
   }
 }
 
-/** Block the throttled key until `until` and slow the tenant's budget down (AIMD). */
-function penalizeThrottled(ctx: EngineContext, key: RateKey, tenantId: string, until: number, now: number): void {
+/** Block the throttled key until `until` and slow the tenant's budget down (AIMD), on the limiter's clock. */
+function penalizeThrottled(ctx: EngineContext, key: RateKey, tenantId: string, until: number): void {
   ctx.limiter.penalize(key, until);
-  ctx.limiter.slowDown(tenantKey(tenantId), now);
+  ctx.limiter.slowDown(tenantKey(tenantId), ctx.dispatch.now());
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,6 +8,7 @@ import type { Logger } from "../logger";
 import type { Delivery, DeliveryRecipient, HeraldStore, Job, SeqRange, WorkItem } from "../store/types";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { DeliveryEvents, type DeliveryObserver } from "./delivery-events";
+import { DispatchClock } from "./dispatch-clock";
 import { DispatchQueue, type Schedulable } from "./dispatch-queue";
 import { RateLimiter } from "./rate-limiter";
 import { teamsPolicies, type PacingWindows } from "./rate-keys";
@@ -71,6 +72,8 @@ export type Phase = "create" | "send" | "thread";
 
 export interface DeliveryTask extends Schedulable {
   kind: "delivery";
+  /** The instant the limiter admitted it for (the request leaves then, after the store write). */
+  plannedAt: number;
   partition: number;
   job: ActiveJob;
   delivery: Delivery;
@@ -83,6 +86,7 @@ export interface DeliveryTask extends Schedulable {
 
 export interface CallTask extends Schedulable {
   kind: "call";
+  plannedAt: number;
   /** The partition of the call's tenant: dropped when that partition is handed over. */
   partition: number;
   run: () => Promise<void>;
@@ -124,6 +128,8 @@ export interface EngineContext {
   clock: { now(): number };
   limiter: RateLimiter;
   queue: DispatchQueue<Task>;
+  /** The planning clock of the limiter and the queue (a little ahead of `clock`: dispatch-clock.ts). */
+  dispatch: DispatchClock;
   concurrency: number;
   maxAttempts: number;
   maxThrottleRetries: number;
@@ -157,6 +163,7 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
     clock: options.clock ?? { now: () => Date.now() },
     limiter,
     queue: new DispatchQueue<Task>(limiter),
+    dispatch: new DispatchClock(options.clock ?? { now: () => Date.now() }),
     concurrency: Math.max(1, options.concurrency ?? 64),
     maxAttempts: Math.max(1, options.maxAttempts ?? 6),
     maxThrottleRetries: Math.max(0, options.maxThrottleRetries ?? 10),

@@ -26,7 +26,7 @@ import type { Job } from "../store/types";
 import { runDelivery } from "./delivery-attempt";
 import { observeRequest } from "./delivery-events";
 import { retryPacedCall } from "./delivery-outcome";
-import { prepareDelivery } from "./delivery-prepare";
+import { prepareChunk } from "./delivery-prepare";
 import {
   createEngineContext, isoNow, RESUMED_REASON, STORE_RETRY_MS, type ActiveJob, type CallTask, type DeliveryEngineOptions, type EngineContext, type Task,
 } from "./engine-context";
@@ -288,9 +288,9 @@ export class DeliveryEngine {
         const batch = await this.ctx.store.jobs.listDeliveriesByStatus(aj.job.id, ["pending"], this.ctx.claimChunk, aj.cursor, aj.range.to);
         if (batch.length < this.ctx.claimChunk) aj.exhausted = true;
         if (batch.length) aj.cursor = batch[batch.length - 1].seq;
-        const tasks = await Promise.all(batch.map((d) => prepareDelivery(this.ctx, aj, d)));
+        const tasks = await prepareChunk(this.ctx, aj, batch);
         if (aj.cancelled || aj.stopped || this.stopping) break;
-        const now = this.ctx.clock.now();
+        const now = this.ctx.dispatch.now();
         for (const task of tasks) {
           if (!task) continue;
           aj.buffered++;
@@ -321,7 +321,7 @@ export class DeliveryEngine {
     if (this.stopping) return;
     let dispatched = 0;
     while (this.inFlight < this.ctx.concurrency) {
-      const now = this.ctx.clock.now();
+      const now = this.ctx.dispatch.now();
       const next = this.ctx.queue.next(now);
       if (next === undefined) break;
       if (typeof next === "number") {
@@ -335,6 +335,7 @@ export class DeliveryEngine {
         continue;
       }
       this.ctx.limiter.take(next.keys, now);
+      next.plannedAt = now;
       this.inFlight++;
       if (next.kind === "delivery") next.job.inFlight++;
       void this.run(next);
@@ -365,8 +366,12 @@ export class DeliveryEngine {
 
   private async run(task: Task): Promise<void> {
     try {
-      if (task.kind === "call") await task.run();
-      else await runDelivery(this.ctx, task);
+      if (task.kind === "call") {
+        await this.ctx.dispatch.waitFor(task.plannedAt);
+        await task.run();
+      } else {
+        await runDelivery(this.ctx, task);
+      }
     } catch (err) {
       // Only store errors get here: forget the task; the slice's final check finds it still pending and re-claims.
       if (task.kind === "delivery") {
@@ -396,9 +401,9 @@ export class DeliveryEngine {
     if (this.stopping) return Promise.reject(new Error("the delivery engine is stopping"));
     return new Promise<T>((resolve, reject) => {
       const task: CallTask = {
-        kind: "call", tenantId, partition: this.poller.partitionOf(tenantId), keys, notBefore: 0, run: () => call().then(resolve, reject), abandon: reject,
+        kind: "call", plannedAt: 0, tenantId, partition: this.poller.partitionOf(tenantId), keys, notBefore: 0, run: () => call().then(resolve, reject), abandon: reject,
       };
-      this.ctx.queue.push(task, this.ctx.clock.now());
+      this.ctx.queue.push(task, this.ctx.dispatch.now());
       this.schedulePump();
     });
   }

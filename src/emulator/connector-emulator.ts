@@ -68,6 +68,8 @@ export class ConnectorEmulator {
   private baseUrl?: string;
   private readonly log: ActivityLog;
   private counters: EmulatorStats = emptyStats();
+  /** When each /v3 request of a tenant arrived (all routes, throttled ones too), for rate checks. */
+  private arrivalsByTenant = new Map<string, number[]>();
   private inFlight = 0;
   private activitySeq = 0;
   /** Set while a `deliverAnyway` fault commits, so the delivery is flagged `faulted`. */
@@ -183,12 +185,30 @@ export class ConnectorEmulator {
     return this.log.deleted(conversationId);
   }
 
+  /**
+   * The most requests one tenant sent in any window of `windowMs` (all routes, answered or throttled): what Teams'
+   * "50 requests per second per app per tenant" measures. With no tenant, the busiest tenant's figure.
+   */
+  busiestWindow(windowMs: number, tenantId?: string): number {
+    const lists = tenantId === undefined ? [...this.arrivalsByTenant.values()] : [this.arrivalsByTenant.get(tenantId) ?? []];
+    let most = 0;
+    for (const times of lists) {
+      const sorted = [...times].sort((a, b) => a - b);
+      for (let head = 0, tail = 0; head < sorted.length; head++) {
+        while (sorted[head]! - sorted[tail]! >= windowMs) tail++;
+        most = Math.max(most, head - tail + 1);
+      }
+    }
+    return most;
+  }
+
   stats(): EmulatorStats {
     return { ...this.counters, byRoute: { ...this.counters.byRoute }, ...this.log.counts };
   }
 
   /** Forget deliveries, stats, rate-limit windows and faults; keep the seeded tenants and known conversations. */
   reset(): void {
+    this.arrivalsByTenant = new Map();
     this.log.clear();
     this.counters = emptyStats();
     this.limits.clear();
@@ -242,6 +262,9 @@ export class ConnectorEmulator {
     this.bump(plan.route);
     const now = this.now();
     const tenantKey = plan.tenantId ?? "unknown";
+    let arrivals = this.arrivalsByTenant.get(tenantKey);
+    if (!arrivals) this.arrivalsByTenant.set(tenantKey, (arrivals = []));
+    arrivals.push(now);
 
     const fault = this.faults.pick({ route: plan.route, conversationId: plan.conversationId, userId: plan.userId, tenantId: plan.tenantId });
     if (fault) {

@@ -336,6 +336,11 @@ export interface PreferenceStore {
   optIn(tenantId: string, userKey: string, category: string): Promise<void>;
   /** True when the user opted out of this category or of everything. */
   isOptedOut(tenantId: string, userKeys: string[], category: string | undefined): Promise<boolean>;
+  /**
+   * Which of these keys (people or conversations of one tenant) opted out of this category or of everything:
+   * the engine asks once per claimed chunk instead of once per delivery.
+   */
+  optedOutAmong(tenantId: string, userKeys: readonly string[], category: string | undefined): Promise<Set<string>>;
   list(tenantId: string, userKey: string): Promise<OptOut[]>;
 }
 

@@ -846,6 +846,21 @@ export function describeStoreContract(
         assert.equal(await store.preferences.isOptedOut(tenant, [aad, userId], undefined), false);
       });
 
+      it("optedOutAmong answers for many keys of one tenant at once, and follows optIn", async function () {
+        const tenant = randomUUID();
+        const keys = Array.from({ length: 30 }, () => randomUUID());
+        await store.preferences.optOut(tenant, keys[0]!, "builds");
+        await store.preferences.optOut(tenant, keys[1]!, "*");
+        await store.preferences.optOut(tenant, keys[2]!, "other-topic");
+        await store.preferences.optOut(randomUUID(), keys[3]!, "*"); // another tenant
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, keys, "builds"))].sort(), [keys[0]!, keys[1]!].sort());
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, keys, undefined))], [keys[1]!]);
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, [], "builds"))], []);
+        await store.preferences.optIn(tenant, keys[1]!, "*");
+        await store.preferences.optIn(tenant, keys[0]!, "builds");
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, keys, "builds"))], []);
+      });
+
       it("optIn '*' removes every opt-out of that user and only of that user", async function () {
         const tenant = randomUUID();
         const user = randomUUID();

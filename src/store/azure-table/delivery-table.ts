@@ -20,6 +20,7 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryRecipient, DeliveryStatus, Page, SeqRange } from "../types";
+import { DeliveryWriter } from "./delivery-writer";
 import { encodeKey, KEY_SEPARATOR, padNumber, stableHash } from "./keys";
 import {
   chunk, clampLimit, decodeCursor, doubleProperty, encodeCursor, forEachBounded, getJson, getRow, isConflict,
@@ -54,8 +55,14 @@ const bucketOf = (recipientKey: string, buckets: number) => stableHash(recipient
 export class DeliveryTable {
   private readonly metaCache = new Map<string, Meta>();
   private readonly bucketCache = new Map<string, Map<string, number>>();
+  private readonly writer: DeliveryWriter;
 
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly table: TableClient) {
+    this.writer = new DeliveryWriter({
+      table, shards: SHARDS, shardRowKey, deliveryRowKey, toEntity, fromRow, applyPatch, counterAction,
+      slowPath: (jobId, partitionKey, seq, patch, expected) => this.patchAt(jobId, partitionKey, seq, patch, expected),
+    });
+  }
 
   /**
    * Writes deliveries (first occurrence of a recipientKey wins; seq 0..n-1), counters, the recipient index and
@@ -114,13 +121,17 @@ export class DeliveryTable {
     const at = await this.locate(jobId, recipientKey);
     if (!at) return undefined;
     const row = await getRow(this.table, at.partitionKey, deliveryRowKey(at.seq));
+    if (row) this.writer.remember(jobId, row);
     return row && fromRow(jobId, row);
   }
 
-  /** Applies the patch; a status change moves one count between statuses atomically with the delivery. */
+  /**
+   * Applies the patch; a status change moves one count between statuses atomically with the delivery. Updates of
+   * one partition are committed together (delivery-writer.ts).
+   */
   async update(jobId: string, recipientKey: string, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
     const at = await this.locate(jobId, recipientKey);
-    return at !== undefined && this.patchAt(jobId, at.partitionKey, at.seq, patch, expected);
+    return at !== undefined && this.writer.update(jobId, at.partitionKey, at.seq, patch, expected);
   }
 
   /** Moves every delivery in `from` to `to`; counters move with each transaction of up to 99 deliveries. */
@@ -128,6 +139,7 @@ export class DeliveryTable {
     if (from === to) return 0;
     const filter = `${deliveryRange(jobId, range && range.from > 0 ? range.from - 1 : undefined, range?.to)} and status eq ${literal(from)}`;
     const patch: DeliveryPatch = { status: to, ...(reason !== undefined ? { reason } : {}) };
+    this.writer.forgetJob(jobId);
     let moved = 0;
     let batchNo = 0;
     const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 });
@@ -149,6 +161,7 @@ export class DeliveryTable {
     if (beforeSeq !== undefined && beforeSeq <= (after ?? -1) + 1) return [];
     const anyStatus = statuses.map((s) => `status eq ${literal(s)}`).join(" or ");
     const rows = await queryRows(this.table, `${deliveryRange(jobId, after, beforeSeq)} and (${anyStatus})`, clampLimit(limit, 100_000));
+    for (const row of rows) this.writer.remember(jobId, row);
     return rows.map((row) => fromRow(jobId, row));
   }
 
