@@ -8,6 +8,7 @@ import { BotBuilderCloudAdapter } from "@microsoft/teamsfx";
 import type { HeraldConfig } from "./config";
 import type { Logger } from "./logger";
 import { createServer } from "./api/server";
+import { createActivityEndpoint } from "./bot/activity-endpoint";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
 import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
@@ -46,7 +47,8 @@ export interface Herald {
 export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
   const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
   const adapter = createCloudAdapter(config, logger);
-  const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
+  // TeamsFx's ConversationBot installs its notification middleware (reference capture) on the adapter.
+  new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
@@ -84,7 +86,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     store,
     notifications,
     apiKey: config.apiKey,
-    processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
+    processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger }),
   });
 
   let schedules: RunningSchedules | undefined;

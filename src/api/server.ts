@@ -18,7 +18,7 @@ export interface ServerDeps {
   store: HeraldStore;
   notifications: NotificationService;
   apiKey?: string;
-  /** Hands an incoming activity to the bot (TeamsFx ConversationBot.requestHandler). */
+  /** Answers POST /api/messages, reading the body itself (bot/activity-endpoint.ts). */
   processActivity: (req: Request, res: Response) => Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export function createServer(deps: ServerDeps): Server {
     });
   }
 
-  server.post("/api/messages", restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false }), async (req: Request, res: Response) => {
+  server.post("/api/messages", async (req: Request, res: Response) => {
     await deps.processActivity(req, res);
   });
 
