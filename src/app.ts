@@ -32,6 +32,8 @@ export interface HeraldOverrides {
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests, telemetry). */
   observers?: DeliveryObserver[];
+  /** Upper bound on fetching the Bot Framework OpenID metadata for one request (default 10 s). */
+  inboundAuthTimeoutMs?: number;
 }
 
 export interface Herald {
@@ -86,7 +88,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     store,
     notifications,
     apiKey: config.apiKey,
-    processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger }),
+    processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger, authTimeoutMs: overrides.inboundAuthTimeoutMs }),
   });
 
   let schedules: RunningSchedules | undefined;
