@@ -81,13 +81,14 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
   });
-  const notifications = new NotificationService({ store, audiences, engine });
+  const notifications = new NotificationService({ store, audiences, engine, allowedTenants: config.allowedTenants });
 
   const server = createServer({
     logger,
     store,
     notifications,
     apiKey: config.apiKey,
+    allowedTenants: config.allowedTenants,
     processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger, authTimeoutMs: overrides.inboundAuthTimeoutMs }),
   });
 

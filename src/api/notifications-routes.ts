@@ -5,13 +5,14 @@ import { RequestError, toReport, type NotificationService } from "../delivery/no
 import { ApiError, badRequest, notFound, sendJson } from "./errors";
 import { readJsonBody } from "./json-body";
 import { pageParams, type RouteHandler } from "./route";
+import { assertAudienceTenants } from "./tenant-policy";
 
 const DELIVERY_STATUSES = ["pending", "sending", "sent", "failed", "gone", "skipped", "cancelled"] as const;
 
 /** What the TeamsFx template's /api/notification sent when called with no body, kept for migrating callers. */
 const TEMPLATE_DEFAULTS = { title: "New Event Occurred!", text: "This is a sample http-triggered notification." };
 
-export function registerNotificationRoutes(server: Server, handle: RouteHandler, deps: { store: HeraldStore; notifications: NotificationService }): void {
+export function registerNotificationRoutes(server: Server, handle: RouteHandler, deps: { store: HeraldStore; notifications: NotificationService; allowedTenants?: readonly string[] }): void {
   const { store, notifications } = deps;
 
   const create = (defaults: Record<string, string>) => async (req: Request, res: Response) => {
@@ -22,6 +23,7 @@ export function registerNotificationRoutes(server: Server, handle: RouteHandler,
       const { field, message } = describeValidationError(parsed.error);
       throw badRequest(field, message);
     }
+    assertAudienceTenants(parsed.data.audience, deps.allowedTenants ?? []);
     try {
       const { job, created } = await notifications.create(parsed.data, { triggeredBy: "the Herald API" });
       const report = (await notifications.report(job.id))!;

@@ -18,6 +18,8 @@ export interface ServerDeps {
   store: HeraldStore;
   notifications: NotificationService;
   apiKey?: string;
+  /** HERALD_ALLOWED_TENANTS: audiences may not name other tenants. */
+  allowedTenants?: readonly string[];
   /** Answers POST /api/messages, reading the body itself (bot/activity-endpoint.ts). */
   processActivity: (req: Request, res: Response) => Promise<void>;
 }

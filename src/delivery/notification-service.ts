@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { isKnownTemplate, listTemplates } from "../cards/render";
-import type { DeliveryCounts, HeraldStore, Job } from "../store/types";
+import type { DeliveryCounts, DeliveryInput, HeraldStore, Job } from "../store/types";
 import type { AudienceResolver } from "./audience";
 import { AudienceError } from "./audience";
 import type { NotificationRequest, TriggerMeta } from "./notification-request";
@@ -38,7 +38,7 @@ export interface NotificationReport {
 }
 
 export class NotificationService {
-  constructor(private readonly deps: { store: HeraldStore; audiences: AudienceResolver; engine: EngineControl; now?: () => Date }) {}
+  constructor(private readonly deps: { store: HeraldStore; audiences: AudienceResolver; engine: EngineControl; now?: () => Date; allowedTenants?: readonly string[] }) {}
 
   async create(request: NotificationRequest, meta: TriggerMeta): Promise<{ job: Job; created: boolean }> {
     if (request.card && !isKnownTemplate(request.card.template)) {
@@ -55,6 +55,7 @@ export class NotificationService {
       if (error instanceof AudienceError) throw new RequestError(error.field, error.message);
       throw error;
     }
+    deliveries = skipOutsideTenants(deliveries, this.deps.allowedTenants ?? []);
     const now = (this.deps.now?.() ?? new Date()).toISOString();
     const result = await this.deps.store.jobs.createJob({
       id: randomUUID(),
@@ -82,6 +83,14 @@ export class NotificationService {
     if (job.status === "queued" || job.status === "running") await this.deps.engine.cancel(id);
     return this.report(id);
   }
+}
+
+/** HERALD_ALLOWED_TENANTS: a recipient elsewhere (stored before the list was set) is skipped and reported. */
+function skipOutsideTenants(deliveries: DeliveryInput[], allowedTenants: readonly string[]): DeliveryInput[] {
+  if (allowedTenants.length === 0) return deliveries;
+  const allowed = new Set(allowedTenants.map((t) => t.toLowerCase()));
+  return deliveries.map((d) => (allowed.has(d.recipient.tenantId.toLowerCase()) ? d
+    : { ...d, status: "skipped" as const, reason: `tenant ${d.recipient.tenantId} is not in HERALD_ALLOWED_TENANTS` }));
 }
 
 export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {

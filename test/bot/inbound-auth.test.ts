@@ -119,7 +119,7 @@ describe("inbound Bot Framework authentication (loopback OpenID configuration an
 
     for (const [name, authorization] of forgeries) {
       it(name, async () => {
-        const activity = { ...silentMessage(), conversation: { conversationType: "personal", tenantId: fx.tenant.tenantId, id: `a:forged-${Math.random()}` } };
+        const activity: Record<string, any> = { ...silentMessage(), conversation: { conversationType: "personal", tenantId: fx.tenant.tenantId, id: `a:forged-${Math.random()}` } };
         const before = snapshotMemoryStore(store);
         const logged = log.entries().length;
         const res = await post(activity, authorization(activity.serviceUrl));
