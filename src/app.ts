@@ -7,7 +7,9 @@ import { TeamsInfo } from "botbuilder";
 import { BotBuilderCloudAdapter } from "@microsoft/teamsfx";
 import type { HeraldConfig } from "./config";
 import type { Logger } from "./logger";
+import type { EntraValidate } from "./api/auth";
 import { createServer } from "./api/server";
+import { EntraTokenValidator } from "./auth/entra-token";
 import { createActivityEndpoint } from "./bot/activity-endpoint";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
@@ -88,6 +90,9 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     store,
     notifications,
     apiKey: config.apiKey,
+    apiKeys: config.apiKeys,
+    entra: entraCallerValidator(config),
+    ratePerMinute: config.apiRatePerMinute,
     allowedTenants: config.allowedTenants,
     processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger, authTimeoutMs: overrides.inboundAuthTimeoutMs }),
   });
@@ -119,6 +124,19 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       await store.close();
     },
   };
+}
+
+/** Entra ID callers (managed identities, apps) with the app role Notifications.Send, when HERALD_API_AUDIENCE is set. */
+function entraCallerValidator(config: HeraldConfig): EntraValidate | undefined {
+  const entra = config.entraCallers;
+  if (!entra) return undefined;
+  const validator = new EntraTokenValidator({
+    audiences: entra.audiences,
+    allowedTenants: entra.tenants,
+    authorityHost: entra.authorityHost,
+    ...(entra.openIdMetadataUrl ? { openIdMetadataUrl: entra.openIdMetadataUrl } : {}),
+  });
+  return (token) => validator.validate(token);
 }
 
 /** Proactive install through Graph is on when the app's catalog id is configured. */

@@ -7,7 +7,10 @@ const errorResponses = (codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), { description: httpText(c), content: { "application/json": { schema: error } } }]));
 
 function httpText(code: number): string {
-  return ({ 400: "Invalid request; the message names the field", 401: "Missing or wrong bearer token", 404: "Unknown id", 409: "Not cancellable", 413: "Body over 256 KB", 415: "Body is not JSON" } as Record<number, string>)[code] ?? "Error";
+  return ({
+    400: "Invalid request; the message names the field", 401: "Missing or wrong bearer token", 403: "The token lacks the app role Notifications.Send, or the audience names a tenant outside HERALD_ALLOWED_TENANTS",
+    404: "Unknown id", 409: "Not cancellable", 413: "Body over 256 KB", 415: "Body is not JSON", 429: "Over the caller's rate limit; see Retry-After", 503: "Entra ID's signing keys could not be fetched; see Retry-After",
+  } as Record<number, string>)[code] ?? "Error";
 }
 
 let cached: object | undefined;
@@ -22,7 +25,7 @@ export function openApiDocument(): object {
         post: {
           summary: "Create a notification (sending continues in the background)",
           requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/NotificationRequest" } } } },
-          responses: { "202": { description: "Accepted and stored; a repeated idempotencyKey answers with the existing notification (created=false)", content: { "application/json": { schema: { $ref: "#/components/schemas/Notification" } } } }, ...errorResponses([400, 401, 413, 415]) },
+          responses: { "202": { description: "Accepted and stored; a repeated idempotencyKey answers with the existing notification (created=false)", content: { "application/json": { schema: { $ref: "#/components/schemas/Notification" } } } }, ...errorResponses([400, 401, 403, 413, 415, 429, 503]) },
         },
         get: {
           summary: "Recent notifications, newest first",
@@ -38,7 +41,7 @@ export function openApiDocument(): object {
       "/api/health": { get: { summary: "200 when the bot and its store are usable", security: [], responses: { "200": { description: "OK" }, "503": { description: "Store unusable" } } } },
     },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "HERALD_API_KEY" } },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key (HERALD_API_KEY, HERALD_API_KEYS), or an Entra ID access token for HERALD_API_AUDIENCE carrying the app role Notifications.Send" } },
       schemas: {
         NotificationRequest: z.toJSONSchema(notificationRequestSchema, { io: "input", unrepresentable: "any" }),
         Error: { type: "object", required: ["error"], properties: { error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } } },
@@ -49,7 +52,7 @@ export function openApiDocument(): object {
             id: { type: "string" },
             status: { type: "string", enum: ["queued", "running", "completed", "failed", "cancelled"] },
             counts: { type: "object", properties: Object.fromEntries(["total", "sent", "failed", "gone", "skipped", "pending", "cancelled", "throttleRetries"].map((k) => [k, { type: "integer" }])) },
-            title: { type: "string" }, category: { type: "string" }, triggeredBy: { type: "string" }, audience: { type: "object" },
+            title: { type: "string" }, category: { type: "string" }, triggeredBy: { type: "string" }, createdBy: { type: "string", description: "the API caller: key:<name>, app:<client id>, user:<object id>, local" }, audience: { type: "object" },
             createdAt: { type: "string", format: "date-time" }, startedAt: { type: "string" }, finishedAt: { type: "string" }, created: { type: "boolean" },
           },
         },

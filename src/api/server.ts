@@ -6,7 +6,8 @@ import restify, { type Request, type Response, type Server } from "restify";
 import type { Logger } from "../logger";
 import type { HeraldStore } from "../store/types";
 import type { NotificationService } from "../delivery/notification-service";
-import { createApiAuth } from "./auth";
+import { createApiAuth, type EntraValidate } from "./auth";
+import type { NamedApiKey } from "../config";
 import { sendJson } from "./errors";
 import { registerNotificationRoutes } from "./notifications-routes";
 import { openApiDocument } from "./openapi";
@@ -18,6 +19,12 @@ export interface ServerDeps {
   store: HeraldStore;
   notifications: NotificationService;
   apiKey?: string;
+  /** Named API keys (HERALD_API_KEYS; HERALD_API_KEY as "default"). Take precedence over `apiKey`. */
+  apiKeys?: readonly NamedApiKey[];
+  /** Entra ID access tokens with the app role Notifications.Send; absent = not accepted. */
+  entra?: EntraValidate;
+  /** POST /api/notifications per caller per minute; 0 or absent = no limit. */
+  ratePerMinute?: number;
   /** HERALD_ALLOWED_TENANTS: audiences may not name other tenants. */
   allowedTenants?: readonly string[];
   /** Answers POST /api/messages, reading the body itself (bot/activity-endpoint.ts). */
@@ -52,7 +59,8 @@ export function createServer(deps: ServerDeps): Server {
 
   server.get("/api/openapi.json", async (_req: Request, res: Response) => sendJson(res, 200, openApiDocument()));
 
-  const handle = createRouteHandler(createApiAuth(deps.apiKey), deps.logger);
+  const keys = deps.apiKeys ?? (deps.apiKey ? [{ name: "default", key: deps.apiKey }] : []);
+  const handle = createRouteHandler(createApiAuth({ keys, entra: deps.entra }), deps.logger);
   registerNotificationRoutes(server, handle, deps);
   registerTargetRoutes(server, handle, deps);
   return server;

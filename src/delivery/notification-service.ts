@@ -28,6 +28,8 @@ export interface NotificationReport {
   title: string;
   category?: string;
   triggeredBy: string;
+  /** The authenticated API caller that created it. */
+  createdBy?: string;
   audience: Record<string, unknown>;
   idempotencyKey?: string;
   createdAt: string;
@@ -65,6 +67,7 @@ export class NotificationService {
       audience: (request.audience ?? { kind: "all" }) as Record<string, unknown>,
       category: request.category ?? "general",
       triggeredBy: request.source ?? meta.triggeredBy,
+      ...(meta.createdBy ? { createdBy: meta.createdBy } : {}),
       createdAt: now,
     }, deliveries);
     if (result.created) this.deps.engine.wake(result.job.id);
@@ -101,6 +104,7 @@ export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
     title: job.content.title,
     category: job.category,
     triggeredBy: job.triggeredBy,
+    ...(job.createdBy ? { createdBy: job.createdBy } : {}),
     audience: job.audience,
     ...(job.idempotencyKey ? { idempotencyKey: job.idempotencyKey } : {}),
     createdAt: job.createdAt,

@@ -157,6 +157,8 @@ export interface Job {
   category?: string;
   /** Who or what triggered it ("api", "schedule:daily-digest", ...). */
   triggeredBy: string;
+  /** The authenticated API caller ("key:<name>", "app:<client id>"); absent for schedules and the CLI. */
+  createdBy?: string;
   createdAt: string;
   updatedAt: string;
   startedAt?: string;

@@ -543,6 +543,16 @@ export function describeStoreContract(
         assert.equal(await store.jobs.getDelivery(randomUUID(), "nothing"), undefined);
       });
 
+      it("createJob records createdBy (the API caller) when given, and leaves it absent otherwise", async function () {
+        const withCaller = jobInput({ createdBy: "key:build-pipeline" });
+        const { job } = await store.jobs.createJob(withCaller, []);
+        assert.equal(job.createdBy, "key:build-pipeline");
+        assert.equal((await store.jobs.getJob(withCaller.id))?.createdBy, "key:build-pipeline");
+        const withoutCaller = jobInput();
+        await store.jobs.createJob(withoutCaller, []);
+        assert.equal((await store.jobs.getJob(withoutCaller.id))?.createdBy, undefined);
+      });
+
       it("listJobs returns newest first and pages without repeats", async function () {
         // Far-future, run-unique timestamps so this run's jobs are near the top even in a shared store.
         const base = Date.UTC(2900, 0, 1) + Math.floor(Math.random() * 1e9) * 1000;

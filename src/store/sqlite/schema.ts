@@ -115,6 +115,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX schedule_runs_latest ON schedule_runs (schedule_id, id);
   `,
+  // 2: the API caller that created a job; a person's memberships found without a scan (erasure)
+  `
+  ALTER TABLE jobs ADD COLUMN created_by TEXT;
+  CREATE INDEX memberships_by_person ON memberships (tenant_id, user_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
