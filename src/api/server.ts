@@ -12,6 +12,7 @@ import { sendJson } from "./errors";
 import { registerNotificationRoutes } from "./notifications-routes";
 import { openApiDocument } from "./openapi";
 import { createRouteHandler } from "./route";
+import { registerPeopleRoutes } from "./people-routes";
 import { registerTargetRoutes } from "./targets-routes";
 
 export interface ServerDeps {
@@ -63,5 +64,6 @@ export function createServer(deps: ServerDeps): Server {
   const handle = createRouteHandler(createApiAuth({ keys, entra: deps.entra }), deps.logger);
   registerNotificationRoutes(server, handle, deps);
   registerTargetRoutes(server, handle, deps);
+  registerPeopleRoutes(server, handle, deps);
   return server;
 }

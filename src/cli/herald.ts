@@ -4,6 +4,7 @@
  *   targets ...              list the registry (see targets-command.ts)
  *   import-teamsfx <file>    import a TeamsFx .notification.localstore.json
  *   install --users ...      install Herald for people through Microsoft Graph
+ *   forget --user ...        erase what Herald stores about one person
  *
  * It reads the same environment as the bot (HERALD_STORE etc.), so it works on the same store.
  */
@@ -12,12 +13,14 @@ import { createLogger } from "../logger";
 import { openStore, parseStoreSpec } from "../store/open";
 import { importTeamsFxStore } from "../store/teamsfx-import";
 import { createGraphAppInstaller, runInstallCommand } from "./install-command";
+import { runForgetCommand } from "./forget-command";
 import { runTargetsCommand } from "./targets-command";
 
 const USAGE = `usage: npm run herald -- <command>
   targets [--kind K] [--tenant ID] [--status active|gone] [--team ID] [--limit N] [--json]
   import-teamsfx <path to .notification.localstore.json>
-  install --users <aad-id-or-upn>[,...] [--file users.txt]`;
+  install --users <aad-id-or-upn>[,...] [--file users.txt]
+  forget --user <aad-object-id | upn | teams-user-id> [--tenant ID] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -51,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
         for (const skip of result.skipped) out(`  skipped ${skip.key}: ${skip.reason}`);
         return 0;
       }
+      case "forget":
+        return await runForgetCommand(args, store, logger, out);
       default:
         out(`unknown command "${command}"\n${USAGE}`);
         return 2;
