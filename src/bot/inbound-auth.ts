@@ -33,13 +33,13 @@ export function classifyAuthFailure(error: unknown): InboundAuthFailure {
   if (err.name === "KeysTimeout" || err.name === "FetchError" || NETWORK_CODES.has(err.code ?? "") || NETWORK_CODES.has(err.cause?.code ?? "")) {
     return { status: 503, reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS };
   }
-  // botframework-connector's AuthenticationError: 401 for the token, 500 for "Failed to load openID config / Keys".
-  if (typeof err.statusCode === "number" && err.name !== undefined && err.statusCode >= 500) {
+  // botframework-connector's AuthenticationError: 401 about the token, 500 for "Failed to load openID config / Keys".
+  if (typeof err.statusCode === "number" && err.statusCode >= 500) {
     return { status: 503, reason, retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS };
   }
-  if (typeof err.statusCode === "number" || TOKEN_ERRORS.has(err.name ?? "")) return { status: 401, reason };
-  // Anything else fails closed as "not authenticated"; the reason in the log says what it was.
-  return { status: 401, reason };
+  // The rest — AuthenticationError 401, jsonwebtoken's errors (TOKEN_ERRORS), anything unforeseen — fails closed as
+  // "not authenticated"; the reason in the log says which it was.
+  return { status: 401, reason: TOKEN_ERRORS.has(err.name ?? "") ? `token: ${reason}` : reason };
 }
 
 /**
