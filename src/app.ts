@@ -7,7 +7,10 @@ import { TeamsInfo } from "botbuilder";
 import { BotBuilderCloudAdapter } from "@microsoft/teamsfx";
 import type { HeraldConfig } from "./config";
 import type { Logger } from "./logger";
+import type { EntraValidate } from "./api/auth";
 import { createServer } from "./api/server";
+import { EntraTokenValidator } from "./auth/entra-token";
+import { createActivityEndpoint } from "./bot/activity-endpoint";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
 import { createRosterSync, rosterWorkItem } from "./bot/roster-sync";
@@ -36,6 +39,8 @@ export interface HeraldOverrides {
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests, telemetry). */
   observers?: DeliveryObserver[];
+  /** Upper bound on fetching the Bot Framework OpenID metadata for one request (default 10 s). */
+  inboundAuthTimeoutMs?: number;
 }
 
 export interface Herald {
@@ -53,7 +58,8 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   const spec = parseStoreSpec(config.store, config.tablePrefix);
   const store = overrides.store ?? (await openStore(spec, logger));
   const adapter = createCloudAdapter(config, logger);
-  const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
+  // TeamsFx's ConversationBot installs its notification middleware (reference capture) on the adapter.
+  new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
@@ -99,7 +105,9 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
   });
-  const notifications = new NotificationService({ store, audiences, engine, partitionCount: ownership.partitionCount });
+  const notifications = new NotificationService({
+    store, audiences, engine, partitionCount: ownership.partitionCount, allowedTenants: config.allowedTenants,
+  });
 
   const server = createServer({
     logger,
@@ -108,7 +116,11 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     engine,
     ownership,
     apiKey: config.apiKey,
-    processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
+    apiKeys: config.apiKeys,
+    entra: entraCallerValidator(config),
+    ratePerMinute: config.apiRatePerMinute,
+    allowedTenants: config.allowedTenants,
+    processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger, authTimeoutMs: overrides.inboundAuthTimeoutMs }),
   });
 
   let schedules: RunningSchedules | undefined;
@@ -145,6 +157,19 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       await store.close();
     },
   };
+}
+
+/** Entra ID callers (managed identities, apps) with the app role Notifications.Send, when HERALD_API_AUDIENCE is set. */
+function entraCallerValidator(config: HeraldConfig): EntraValidate | undefined {
+  const entra = config.entraCallers;
+  if (!entra) return undefined;
+  const validator = new EntraTokenValidator({
+    audiences: entra.audiences,
+    allowedTenants: entra.tenants,
+    authorityHost: entra.authorityHost,
+    ...(entra.openIdMetadataUrl ? { openIdMetadataUrl: entra.openIdMetadataUrl } : {}),
+  });
+  return (token) => validator.validate(token);
 }
 
 /** Proactive install through Graph is on when the app's catalog id is configured. */

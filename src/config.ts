@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from "./cluster/partitions";
 import { isTimeZone } from "./time-zone";
+import { BOT_FRAMEWORK_SETTING_NAMES, BotCloudError, entraAuthorityHost, resolveBotFrameworkSettings, type BotFrameworkSettings } from "./bot/bot-clouds";
 
 /** App settings the Bicep template must set on the Web App (checked by `npm run validate`). */
 export const AZURE_APP_SETTINGS = [
@@ -48,6 +49,32 @@ export interface HeraldConfig {
   };
   /** Public base URL of this bot, used in card links (optional). */
   publicUrl?: string;
+  /** The Bot Framework cloud, complete (botbuilder's setting names; see bot/bot-clouds.ts). */
+  botFramework: BotFrameworkSettings;
+  /** HERALD_ALLOWED_TENANTS, lower-cased: the only tenants whose activities and audiences are accepted; empty = any. */
+  allowedTenants: string[];
+  /** Every accepted API key by name: HERALD_API_KEYS, plus HERALD_API_KEY as "default". */
+  apiKeys: NamedApiKey[];
+  /** Entra ID callers with the app role Notifications.Send; absent = not accepted. */
+  entraCallers?: EntraCallerConfig;
+  /** POST /api/notifications allowed per caller per minute (HERALD_API_RATE_LIMIT); 0 = no limit. */
+  apiRatePerMinute: number;
+}
+
+export interface NamedApiKey {
+  name: string;
+  key: string;
+}
+
+export interface EntraCallerConfig {
+  /** Accepted `aud` values (HERALD_API_AUDIENCE): the app registration's Application ID URI and/or client id. */
+  audiences: string[];
+  /** Tenants whose applications may call: HERALD_ALLOWED_TENANTS, else BOT_TENANT_ID. */
+  tenants: string[];
+  /** Entra ID host of the cloud, e.g. login.microsoftonline.us in US Government. */
+  authorityHost: string;
+  /** HERALD_API_OPENID_METADATA_URL: where the signing keys are named (default: the authority's). */
+  openIdMetadataUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -90,12 +117,14 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   }
 
   const apiKey = optional(env, "HERALD_API_KEY");
-  if (botId && !apiKey) {
-    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications)");
+  const apiAudience = optional(env, "HERALD_API_AUDIENCE");
+  if (botId && !apiKey && !optional(env, "HERALD_API_KEYS") && !apiAudience) {
+    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications); or set HERALD_API_KEYS or HERALD_API_AUDIENCE");
   }
   if (apiKey && apiKey.length < 16) {
     throw new ConfigError("HERALD_API_KEY", "must be at least 16 characters");
   }
+  const apiKeys = namedApiKeys(env, apiKey);
 
   const defaultTimeZone = optional(env, "HERALD_DEFAULT_TIMEZONE") ?? "UTC";
   if (!isTimeZone(defaultTimeZone)) {
@@ -105,6 +134,8 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   if (!/^[A-Za-z][A-Za-z0-9]{2,40}$/.test(tablePrefix)) {
     throw new ConfigError("HERALD_TABLE_PREFIX", "must start with a letter and contain 3-41 letters or digits");
   }
+  const botFramework = botFrameworkSettings(env);
+  const allowedTenants = tenantList(env, "HERALD_ALLOWED_TENANTS");
   const publicUrl = optional(env, "HERALD_PUBLIC_URL");
   if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError("HERALD_PUBLIC_URL", "must be an http(s) URL");
 
@@ -133,5 +164,60 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
       baseUrl: optional(env, "HERALD_GRAPH_URL"),
     },
     publicUrl,
+    botFramework,
+    allowedTenants,
+    apiKeys,
+    ...(apiAudience ? { entraCallers: entraCallers(env, apiAudience, allowedTenants, botTenantId, botFramework) } : {}),
+    apiRatePerMinute: integer(env, "HERALD_API_RATE_LIMIT", 120, 0, 1_000_000),
   };
+}
+
+/** botbuilder's own names (ChannelService, ToBotFromChannelOpenIdMetadataUrl, ...), completed from the cloud. */
+function botFrameworkSettings(env: Env): BotFrameworkSettings {
+  const given = Object.fromEntries(BOT_FRAMEWORK_SETTING_NAMES.map((name) => [name, optional(env, name)]));
+  try {
+    return resolveBotFrameworkSettings(given);
+  } catch (error) {
+    if (error instanceof BotCloudError) throw new ConfigError(error.setting, error.message);
+    throw error;
+  }
+}
+
+function tenantList(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (!raw) return [];
+  const tenants = raw.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+  const bad = tenants.find((t) => !/^[a-z0-9][a-z0-9.-]{0,99}$/.test(t));
+  if (bad) throw new ConfigError(name, `must be a comma-separated list of tenant ids (got "${bad}")`);
+  return [...new Set(tenants)];
+}
+
+/** HERALD_API_KEYS=name:key,name:key — several keys, so callers can rotate one at a time. Never echoes a key. */
+function namedApiKeys(env: Env, singleKey: string | undefined): NamedApiKey[] {
+  const keys: NamedApiKey[] = singleKey ? [{ name: "default", key: singleKey }] : [];
+  const raw = optional(env, "HERALD_API_KEYS");
+  for (const [i, entry] of (raw ?? "").split(",").map((e) => e.trim()).filter(Boolean).entries()) {
+    const colon = entry.indexOf(":");
+    const name = colon > 0 ? entry.slice(0, colon).trim() : "";
+    const key = colon > 0 ? entry.slice(colon + 1).trim() : "";
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+      throw new ConfigError("HERALD_API_KEYS", `entry ${i + 1} must be name:key with a name of letters, digits, _ . - (up to 64)`);
+    }
+    if (key.length < 16) throw new ConfigError("HERALD_API_KEYS", `the key named "${name}" must be at least 16 characters`);
+    if (keys.some((k) => k.name === name)) throw new ConfigError("HERALD_API_KEYS", `names "${name}" twice`);
+    keys.push({ name, key });
+  }
+  return keys;
+}
+
+function entraCallers(env: Env, audience: string, allowedTenants: string[], botTenantId: string, cloud: BotFrameworkSettings): EntraCallerConfig {
+  const audiences = audience.split(",").map((a) => a.trim()).filter(Boolean);
+  const tenants = allowedTenants.length > 0 ? allowedTenants : botTenantId ? [botTenantId.toLowerCase()] : [];
+  if (tenants.length === 0) {
+    // A multi-tenant app registration can be given a service principal, and the role, in any tenant.
+    throw new ConfigError("HERALD_API_AUDIENCE", "needs HERALD_ALLOWED_TENANTS or BOT_TENANT_ID: only applications of your tenant(s) may call");
+  }
+  const openIdMetadataUrl = optional(env, "HERALD_API_OPENID_METADATA_URL");
+  if (openIdMetadataUrl && !/^https?:\/\//.test(openIdMetadataUrl)) throw new ConfigError("HERALD_API_OPENID_METADATA_URL", "must be an http(s) URL");
+  return { audiences, tenants, authorityHost: entraAuthorityHost(cloud), ...(openIdMetadataUrl ? { openIdMetadataUrl } : {}) };
 }

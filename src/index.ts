@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  if (!config.botId && !config.apiKey) {
+  if (!config.botId && config.apiKeys.length === 0 && !config.entraCallers) {
     logger.warn("HERALD_API_KEY is not set: the API accepts loopback callers only (local development mode)");
   }
 

@@ -132,6 +132,12 @@ export interface MemberStore {
   countBySource(sourceKey: string): Promise<number>;
   /** Remember the 1:1 conversation id created for a user so it is created once and reused. */
   setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void>;
+  /**
+   * Erasure: forget the person — their row and their lookups by aadObjectId, upn and userId. Callers remove the
+   * person's memberships first (removeMembership per team / chat); a backend may also remove any left over.
+   * Returns true when the person was known.
+   */
+  removePerson(tenantId: string, userId: string): Promise<boolean>;
 }
 
 // ------------------------------------------------------------------------------------ notifications/jobs
@@ -170,6 +176,8 @@ export interface Job {
   category?: string;
   /** Who or what triggered it ("api", "schedule:daily-digest", ...). */
   triggeredBy: string;
+  /** The authenticated API caller ("key:<name>", "app:<client id>"); absent for schedules and the CLI. */
+  createdBy?: string;
   createdAt: string;
   updatedAt: string;
   startedAt?: string;

@@ -442,6 +442,42 @@ export function describeStoreContract(
         assert.equal(m?.name, "Linus T");
         assert.equal((await store.members.find({ userId }, tenant))?.personalConversationId, "a:1personal-conv");
       });
+
+      it("removePerson (erasure) forgets the person and every lookup of them; others, and other tenants, stay", async function () {
+        const tenant = randomUUID();
+        const otherTenant = randomUUID();
+        const team = targetKey(tenant, `19:${randomUUID()}@thread.tacv2`);
+        const chat = targetKey(tenant, `19:${randomUUID()}@thread.v2`);
+        const userId = `29:1${randomUUID()}`;
+        const aad = randomUUID();
+        const upn = `erase.me.${randomUUID().slice(0, 8)}@contoso.com`;
+        const colleague = `29:1${randomUUID()}`;
+        const person = memberInput(tenant, userId, { aadObjectId: aad, upn, email: upn, name: "Erase Me", personalConversationId: "a:1erase", timeZone: "Europe/Paris" });
+        await store.members.upsertMembers(team, [person, memberInput(tenant, colleague, { name: "Stays" })]);
+        await store.members.upsertMembers(chat, [person]);
+        await store.members.upsertMembers(targetKey(otherTenant, "19:x@thread.v2"), [memberInput(otherTenant, userId, { name: "Same id, other tenant" })]);
+
+        await store.members.removeMembership(team, [userId]);
+        await store.members.removeMembership(chat, [userId]);
+        assert.equal(await store.members.removePerson(tenant, userId), true);
+
+        assert.equal(await store.members.get(tenant, userId), undefined);
+        assert.equal(await store.members.find({ aadObjectId: aad }), undefined);
+        assert.equal(await store.members.find({ aadObjectId: aad }, tenant), undefined);
+        assert.equal(await store.members.find({ upn }), undefined);
+        assert.equal(await store.members.find({ upn }, tenant), undefined);
+        assert.equal(await store.members.find({ userId }, tenant), undefined);
+        assert.equal((await store.members.find({ userId }))?.tenantId, otherTenant, "the other tenant's person is another person");
+        assert.deepEqual((await store.members.listBySource(team, 10)).items.map((m) => m.userId), [colleague]);
+        assert.equal(await store.members.countBySource(team), 1);
+        assert.equal(await store.members.countBySource(chat), 0);
+        assert.equal((await store.members.get(tenant, colleague))?.name, "Stays");
+        assert.equal(await store.members.removePerson(tenant, userId), false, "a second time: nothing to remove");
+
+        // The person can come back later (a new install) and is found again.
+        await store.members.upsertMembers(team, [memberInput(tenant, userId, { aadObjectId: aad })]);
+        assert.equal((await store.members.find({ aadObjectId: aad }, tenant))?.userId, userId);
+      });
     });
 
     describe("jobs", function () {
@@ -542,6 +578,16 @@ export function describeStoreContract(
       it("getJob of an unknown id is undefined", async function () {
         assert.equal(await store.jobs.getJob(randomUUID()), undefined);
         assert.equal(await store.jobs.getDelivery(randomUUID(), "nothing"), undefined);
+      });
+
+      it("createJob records createdBy (the API caller) when given, and leaves it absent otherwise", async function () {
+        const withCaller = jobInput({ createdBy: "key:build-pipeline" });
+        const { job } = await store.jobs.createJob(withCaller, []);
+        assert.equal(job.createdBy, "key:build-pipeline");
+        assert.equal((await store.jobs.getJob(withCaller.id))?.createdBy, "key:build-pipeline");
+        const withoutCaller = jobInput();
+        await store.jobs.createJob(withoutCaller, []);
+        assert.equal((await store.jobs.getJob(withoutCaller.id))?.createdBy, undefined);
       });
 
       it("listJobs returns newest first and pages without repeats", async function () {

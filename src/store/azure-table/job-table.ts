@@ -243,7 +243,7 @@ function fromRow(row: Row): Job {
     throttleRetries: numberOf(row, "throttleRetries") ?? 0,
     slices: getJson(row, "slices") ?? defaultSlices(numberOf(row, "total") ?? 0),
   };
-  for (const field of ["idempotencyKey", "category", "startedAt", "finishedAt", "error"] as const) {
+  for (const field of ["idempotencyKey", "category", "createdBy", "startedAt", "finishedAt", "error"] as const) {
     const value = optionalString(row, field);
     if (value !== undefined) job[field] = value;
   }

@@ -7,7 +7,7 @@ import { clampLimit, decodeCursor, encodeCursor, isInteger, nowIso } from "./cur
 
 interface JobRow {
   id: string; idempotency_key: string | null; status: Job["status"]; content: string; audience: string;
-  category: string | null; triggered_by: string; created_at: string; updated_at: string; started_at: string | null;
+  category: string | null; triggered_by: string; created_by?: string | null; created_at: string; updated_at: string; started_at: string | null;
   finished_at: string | null; total: number; throttle_retries: number; error: string | null; slices: string | null;
 }
 
@@ -36,9 +36,9 @@ export class SqliteJobStore implements JobStore {
 
   constructor(private readonly db: Database.Database) {
     const insertJob = db.prepare(`
-      INSERT INTO jobs (id, idempotency_key, status, content, audience, category, triggered_by, created_at, updated_at,
+      INSERT INTO jobs (id, idempotency_key, status, content, audience, category, triggered_by, created_by, created_at, updated_at,
                         started_at, finished_at, total, throttle_retries, error, slices)
-      VALUES (@id, @idempotencyKey, @status, @content, @audience, @category, @triggeredBy, @createdAt, @createdAt,
+      VALUES (@id, @idempotencyKey, @status, @content, @audience, @category, @triggeredBy, @createdBy, @createdAt, @createdAt,
               @startedAt, @finishedAt, @total, 0, @error, @slices)`);
     const insertWork = db.prepare("INSERT OR REPLACE INTO work (partition, kind, id, data, created_at) VALUES (?, 'job', ?, '{}', ?)");
     const insertDelivery = db.prepare(`
@@ -63,6 +63,7 @@ export class SqliteJobStore implements JobStore {
         audience: JSON.stringify(job.audience),
         category: job.category ?? null,
         triggeredBy: job.triggeredBy,
+        createdBy: job.createdBy ?? null,
         createdAt: job.createdAt,
         startedAt: job.startedAt ?? null,
         finishedAt: job.finishedAt ?? null,
@@ -238,6 +239,7 @@ function jobFromRow(row: JobRow): Job {
   };
   if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
   if (row.category !== null) job.category = row.category;
+  if (row.created_by) job.createdBy = row.created_by;
   if (row.started_at !== null) job.startedAt = row.started_at;
   if (row.finished_at !== null) job.finishedAt = row.finished_at;
   if (row.error !== null) job.error = row.error;
