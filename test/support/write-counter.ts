@@ -8,9 +8,9 @@ import type { HeraldStore } from "../../src/store/types";
 
 const READS = new Set([
   "get", "list", "count", "find", "listBySource", "countBySource", "getJob", "findByIdempotencyKey", "listJobs",
-  "listUnfinishedJobs", "listDeliveriesByStatus", "listDeliveries", "getDelivery", "counts", "isOptedOut", "lastSlot",
+  "listUnfinishedJobs", "listDeliveriesByStatus", "listDeliveries", "getDelivery", "counts", "isOptedOut", "optedOutAmong", "lastSlot",
 ]);
-const PARTS = ["targets", "members", "jobs", "preferences", "schedules"] as const;
+const PARTS = ["targets", "members", "jobs", "work", "preferences", "schedules"] as const;
 
 export interface CountedStore {
   store: HeraldStore;
