@@ -62,6 +62,55 @@ param graphClientSecret string = ''
 @description('HERALD_GRAPH_URL: where Graph requests go (national clouds). Empty = https://graph.microsoft.com.')
 param graphUrl string = ''
 
+@secure()
+@description('HERALD_API_KEYS: named API keys name:key,name:key (rotate one at a time). Comes from SECRET_HERALD_API_KEYS.')
+param apiKeys string = ''
+
+@description('HERALD_API_AUDIENCE: accept Entra ID callers with the app role Notifications.Send for this audience. Empty = API keys only.')
+param apiAudience string = ''
+
+@description('HERALD_API_OPENID_METADATA_URL: where Entra ID names its signing keys. Empty = the cloud\'s.')
+param apiOpenIdMetadataUrl string = ''
+
+@description('HERALD_API_RATE_LIMIT: POST /api/notifications per caller per minute. Empty = 120.')
+param apiRateLimit string = ''
+
+@description('HERALD_ALLOWED_TENANTS: the only tenants whose activities and audiences Herald accepts. Empty = any.')
+param allowedTenants string = ''
+
+@description('HERALD_PARTITIONS: delivery partitions (fixed for a store). Empty = Herald\'s default.')
+param partitions string = ''
+
+@description('HERALD_LEASE_SECONDS: partition lease duration, 15-60 s. Empty = 15.')
+param leaseSeconds string = ''
+
+@description('ChannelService: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botChannelService string = ''
+
+@description('ToBotFromChannelTokenIssuer: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botToBotFromChannelTokenIssuer string = ''
+
+@description('ToBotFromChannelOpenIdMetadataUrl: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botToBotFromChannelOpenIdMetadataUrl string = ''
+
+@description('ToBotFromEmulatorOpenIdMetadataUrl: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botToBotFromEmulatorOpenIdMetadataUrl string = ''
+
+@description('ValidateAuthority: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botValidateAuthority string = ''
+
+@description('ToChannelFromBotLoginUrl: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botToChannelFromBotLoginUrl string = ''
+
+@description('ToChannelFromBotOAuthScope: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botToChannelFromBotOAuthScope string = ''
+
+@description('OAuthUrl: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botOAuthUrl string = ''
+
+@description('CallerId: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
+param botCallerId string = ''
+
 @description('E-mail address that Herald\'s alerts notify. Empty = alerts fire in the portal only.')
 param alertEmail string = ''
 
@@ -291,6 +340,70 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'HERALD_GRAPH_URL'
           value: graphUrl
+        }
+        {
+          name: 'HERALD_API_KEYS'
+          value: apiKeys
+        }
+        {
+          name: 'HERALD_API_AUDIENCE'
+          value: apiAudience
+        }
+        {
+          name: 'HERALD_API_OPENID_METADATA_URL'
+          value: apiOpenIdMetadataUrl
+        }
+        {
+          name: 'HERALD_API_RATE_LIMIT'
+          value: apiRateLimit
+        }
+        {
+          name: 'HERALD_ALLOWED_TENANTS'
+          value: allowedTenants
+        }
+        {
+          name: 'HERALD_PARTITIONS'
+          value: partitions
+        }
+        {
+          name: 'HERALD_LEASE_SECONDS'
+          value: leaseSeconds
+        }
+        {
+          name: 'ChannelService'
+          value: botChannelService
+        }
+        {
+          name: 'ToBotFromChannelTokenIssuer'
+          value: botToBotFromChannelTokenIssuer
+        }
+        {
+          name: 'ToBotFromChannelOpenIdMetadataUrl'
+          value: botToBotFromChannelOpenIdMetadataUrl
+        }
+        {
+          name: 'ToBotFromEmulatorOpenIdMetadataUrl'
+          value: botToBotFromEmulatorOpenIdMetadataUrl
+        }
+        {
+          name: 'ValidateAuthority'
+          value: botValidateAuthority
+        }
+        {
+          name: 'ToChannelFromBotLoginUrl'
+          value: botToChannelFromBotLoginUrl
+        }
+        {
+          name: 'ToChannelFromBotOAuthScope'
+          value: botToChannelFromBotOAuthScope
+        }
+        {
+          name: 'OAuthUrl'
+          value: botOAuthUrl
+        }
+        {
+          name: 'CallerId'
+          value: botCallerId
         }
         {
           // Herald exports traces and metrics itself (OpenTelemetry, src/telemetry/), signed in as the identity.

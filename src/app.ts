@@ -7,10 +7,16 @@ import { TeamsInfo } from "botbuilder";
 import { BotBuilderCloudAdapter } from "@microsoft/teamsfx";
 import type { HeraldConfig } from "./config";
 import type { Logger } from "./logger";
+import type { EntraValidate } from "./api/auth";
 import { createServer } from "./api/server";
+import { EntraTokenValidator } from "./auth/entra-token";
+import { createActivityEndpoint } from "./bot/activity-endpoint";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
+import { createRosterSync, rosterWorkItem } from "./bot/roster-sync";
 import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
+import { newInstanceId, openOwnership } from "./cluster/open-ownership";
+import type { PartitionOwnership } from "./cluster/ownership";
 import { renderNotificationActivity } from "./cards/notification-card";
 import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audience";
 import type { DeliveryObserver } from "./delivery/delivery-events";
@@ -28,10 +34,14 @@ export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 
 export interface HeraldOverrides {
   store?: HeraldStore;
+  /** How this instance shares delivery partitions (default: from HERALD_STORE). */
+  ownership?: PartitionOwnership;
   engine?: Partial<DeliveryEngineOptions>;
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests). */
   observers?: DeliveryObserver[];
+  /** Upper bound on fetching the Bot Framework OpenID metadata for one request (default 10 s). */
+  inboundAuthTimeoutMs?: number;
   /** Where metrics and traces go (src/index.ts: startTelemetry); default: this Herald's own, read at /api/metrics. */
   telemetry?: Telemetry;
 }
@@ -40,6 +50,7 @@ export interface Herald {
   store: HeraldStore;
   bot: HeraldBot;
   engine: DeliveryEngine;
+  ownership: PartitionOwnership;
   notifications: NotificationService;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
@@ -47,26 +58,43 @@ export interface Herald {
 }
 
 export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
-  const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
+  const spec = parseStoreSpec(config.store, config.tablePrefix);
+  const store = overrides.store ?? (await openStore(spec, logger));
   const telemetry = overrides.telemetry ?? createLocalTelemetry();
   const instruments = heraldInstruments(telemetry);
   const adapter = createCloudAdapter(config, logger);
-  const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
+  // TeamsFx's ConversationBot installs its notification middleware (reference capture) on the adapter.
+  new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
-  const engine = new DeliveryEngine({
+  let engine: DeliveryEngine | undefined;
+  const ownership = overrides.ownership ?? (await openOwnership({
+    spec, store, instanceId: newInstanceId(), partitionCount: config.partitionCount, leaseSeconds: config.leaseSeconds, logger,
+    sendRate: () => engine?.stats().requestsPerSec ?? 0,
+  }));
+  const rosterSync = createRosterSync(store, {
+    roster: (...page) => engine!.getPagedMembers(...page),
+    member: (...member) => engine!.getMember(...member),
+  }, logger);
+  engine = new DeliveryEngine({
     store,
     connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
     render: renderNotificationActivity,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
     observers: [...instruments.deliveryObservers, ...(overrides.observers ?? [])],
+    ownership,
+    workHandlers: { roster: rosterSync },
     ...overrides.engine,
   });
+  const running = engine;
 
-  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page), instruments.installs);
-  observeBacklog(telemetry.meter, { store, engine, onError: (err) => logger.warn({ err }, "metrics: could not count the deliveries waiting") });
+  const heraldBot = new HeraldBot(store, logger, async (work) => {
+    await store.work.put(rosterWorkItem(work, ownership.partitionCount));
+    running.poke();
+  }, instruments.installs);
+  observeBacklog(telemetry.meter, { store, engine: running, onError: (err) => logger.warn({ err }, "metrics: could not count the deliveries waiting") });
 
   const teamChannels = async (team: Target): Promise<string[]> => {
     let ids: string[] = [];
@@ -83,14 +111,24 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
   });
-  const notifications = new NotificationService({ store, audiences, engine });
+  const notifications = new NotificationService({
+    store, audiences, engine, partitionCount: ownership.partitionCount, allowedTenants: config.allowedTenants,
+  });
 
   const server = createServer({
     logger,
     store,
     notifications,
+    engine,
+    ownership,
     apiKey: config.apiKey,
-    processActivity: traceBotTurns(telemetry.tracer, (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context))),
+    apiKeys: config.apiKeys,
+    entra: entraCallerValidator(config),
+    ratePerMinute: config.apiRatePerMinute,
+    allowedTenants: config.allowedTenants,
+    processActivity: createActivityEndpoint({
+      adapter, logic: traceBotTurns(telemetry.tracer, (context) => heraldBot.run(context)), allowedTenants: config.allowedTenants, logger, authTimeoutMs: overrides.inboundAuthTimeoutMs,
+    }),
     metricsText: () => telemetry.prometheusText(),
   });
   traceApiRequests(server, telemetry.tracer);
@@ -100,10 +138,11 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   return {
     store,
     bot: heraldBot,
-    engine,
+    engine: running,
+    ownership,
     notifications,
     async start() {
-      await engine.start();
+      await running.start();
       if (config.schedulesFile) {
         schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
       }
@@ -114,15 +153,34 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       const { port } = server.address() as AddressInfo;
       return `http://127.0.0.1:${port}`;
     },
+    /**
+     * Graceful stop (SIGTERM): no new connections, no new claims; requests in flight to Teams finish and are
+     * recorded; the partitions are handed over at once; the store closes. Bounded by the engine's stopTimeoutMs.
+     */
     async stop() {
       await schedules?.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([...heraldBot.rosterSyncs]);
-      await engine.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.server.closeIdleConnections?.();
+      await running.stop();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      server.server.closeAllConnections?.();
       await store.close();
       await telemetry.shutdown();
     },
   };
+}
+
+/** Entra ID callers (managed identities, apps) with the app role Notifications.Send, when HERALD_API_AUDIENCE is set. */
+function entraCallerValidator(config: HeraldConfig): EntraValidate | undefined {
+  const entra = config.entraCallers;
+  if (!entra) return undefined;
+  const validator = new EntraTokenValidator({
+    audiences: entra.audiences,
+    allowedTenants: entra.tenants,
+    authorityHost: entra.authorityHost,
+    ...(entra.openIdMetadataUrl ? { openIdMetadataUrl: entra.openIdMetadataUrl } : {}),
+  });
+  return (token) => validator.validate(token);
 }
 
 /** Proactive install through Graph is on when the app's catalog id is configured. */

@@ -3,7 +3,9 @@
  * secrets are kept out of error messages.
  */
 import { z } from "zod";
+import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from "./cluster/partitions";
 import { isTimeZone } from "./time-zone";
+import { BOT_FRAMEWORK_SETTING_NAMES, BotCloudError, entraAuthorityHost, resolveBotFrameworkSettings, type BotFrameworkSettings } from "./bot/bot-clouds";
 
 /**
  * How a variable reaches Herald's Web App in Azure. `npm run validate` checks infra/ against ENVIRONMENT:
@@ -15,6 +17,8 @@ import { isTimeZone } from "./time-zone";
  */
 export type AzureSetting = { azure: "parameter" } | { azure: "provisioned" } | { azure: "not-in-azure"; reason: string };
 
+const PARAMETER = { azure: "parameter" } as const;
+
 /**
  * Every environment variable Herald reads. loadConfig reads nothing else: its helpers (`optional`, `integer`) only
  * take these names, and test/config.test.ts checks that each one listed is read. A new variable goes here first.
@@ -25,21 +29,38 @@ export const ENVIRONMENT = {
   BOT_TYPE: { azure: "provisioned" },
   BOT_PASSWORD: { azure: "not-in-azure", reason: "in Azure the bot is a user-assigned managed identity, which has no secret" },
   BOT_TENANT_ID: { azure: "provisioned" },
-  HERALD_API_KEY: { azure: "parameter" },
+  HERALD_API_KEY: PARAMETER,
+  HERALD_API_KEYS: PARAMETER,
+  HERALD_API_AUDIENCE: PARAMETER,
+  HERALD_API_OPENID_METADATA_URL: PARAMETER,
+  HERALD_API_RATE_LIMIT: PARAMETER,
+  HERALD_ALLOWED_TENANTS: PARAMETER,
   HERALD_STORE: { azure: "provisioned" },
-  HERALD_TABLE_PREFIX: { azure: "parameter" },
-  LOG_LEVEL: { azure: "parameter" },
-  HERALD_DEFAULT_TIMEZONE: { azure: "parameter" },
-  HERALD_SCHEDULES_FILE: { azure: "parameter" },
-  HERALD_TENANT_RATE: { azure: "parameter" },
-  HERALD_GRAPH_TENANT_ID: { azure: "parameter" },
-  HERALD_GRAPH_CLIENT_ID: { azure: "parameter" },
-  HERALD_GRAPH_CLIENT_SECRET: { azure: "parameter" },
-  HERALD_GRAPH_URL: { azure: "parameter" },
+  HERALD_TABLE_PREFIX: PARAMETER,
+  HERALD_PARTITIONS: PARAMETER,
+  HERALD_LEASE_SECONDS: PARAMETER,
+  LOG_LEVEL: PARAMETER,
+  HERALD_DEFAULT_TIMEZONE: PARAMETER,
+  HERALD_SCHEDULES_FILE: PARAMETER,
+  HERALD_TENANT_RATE: PARAMETER,
+  HERALD_GRAPH_TENANT_ID: PARAMETER,
+  HERALD_GRAPH_CLIENT_ID: PARAMETER,
+  HERALD_GRAPH_CLIENT_SECRET: PARAMETER,
+  HERALD_GRAPH_URL: PARAMETER,
   AZURE_CLIENT_ID: { azure: "provisioned" },
-  TEAMS_APP_ID: { azure: "parameter" },
-  TEAMS_APP_CATALOG_ID: { azure: "parameter" },
+  TEAMS_APP_ID: PARAMETER,
+  TEAMS_APP_CATALOG_ID: PARAMETER,
   APPLICATIONINSIGHTS_CONNECTION_STRING: { azure: "provisioned" },
+  // botbuilder's cloud settings (bot/bot-clouds.ts): empty in Azure's public cloud, set for a national cloud.
+  ChannelService: PARAMETER,
+  ToBotFromChannelTokenIssuer: PARAMETER,
+  ToBotFromChannelOpenIdMetadataUrl: PARAMETER,
+  ToBotFromEmulatorOpenIdMetadataUrl: PARAMETER,
+  ValidateAuthority: PARAMETER,
+  ToChannelFromBotLoginUrl: PARAMETER,
+  ToChannelFromBotOAuthScope: PARAMETER,
+  OAuthUrl: PARAMETER,
+  CallerId: PARAMETER,
 } as const satisfies Record<string, AzureSetting>;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT;
@@ -67,6 +88,10 @@ export interface HeraldConfig {
   schedulesFile?: string;
   /** Requests per second per tenant that the engine allows itself (Teams: 50). */
   tenantRatePerSecond: number;
+  /** Delivery partitions (tenants hash into them; each is owned by one instance). Fixed for a store. */
+  partitionCount: number;
+  /** Blob lease duration for partition ownership, in seconds (15..60). */
+  leaseSeconds: number;
   graph: {
     tenantId?: string;
     clientId?: string;
@@ -84,6 +109,32 @@ export interface HeraldConfig {
     /** Sign in to Application Insights with this managed identity (AZURE_CLIENT_ID) instead of the key. */
     managedIdentityClientId?: string;
   };
+  /** The Bot Framework cloud, complete (botbuilder's setting names; see bot/bot-clouds.ts). */
+  botFramework: BotFrameworkSettings;
+  /** HERALD_ALLOWED_TENANTS, lower-cased: the only tenants whose activities and audiences are accepted; empty = any. */
+  allowedTenants: string[];
+  /** Every accepted API key by name: HERALD_API_KEYS, plus HERALD_API_KEY as "default". */
+  apiKeys: NamedApiKey[];
+  /** Entra ID callers with the app role Notifications.Send; absent = not accepted. */
+  entraCallers?: EntraCallerConfig;
+  /** POST /api/notifications allowed per caller per minute (HERALD_API_RATE_LIMIT); 0 = no limit. */
+  apiRatePerMinute: number;
+}
+
+export interface NamedApiKey {
+  name: string;
+  key: string;
+}
+
+export interface EntraCallerConfig {
+  /** Accepted `aud` values (HERALD_API_AUDIENCE): the app registration's Application ID URI and/or client id. */
+  audiences: string[];
+  /** Tenants whose applications may call: HERALD_ALLOWED_TENANTS, else BOT_TENANT_ID. */
+  tenants: string[];
+  /** Entra ID host of the cloud, e.g. login.microsoftonline.us in US Government. */
+  authorityHost: string;
+  /** HERALD_API_OPENID_METADATA_URL: where the signing keys are named (default: the authority's). */
+  openIdMetadataUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -126,12 +177,14 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   }
 
   const apiKey = optional(env, "HERALD_API_KEY");
-  if (botId && !apiKey) {
-    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications)");
+  const apiAudience = optional(env, "HERALD_API_AUDIENCE");
+  if (botId && !apiKey && !optional(env, "HERALD_API_KEYS") && !apiAudience) {
+    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications); or set HERALD_API_KEYS or HERALD_API_AUDIENCE");
   }
   if (apiKey && apiKey.length < 16) {
     throw new ConfigError("HERALD_API_KEY", "must be at least 16 characters");
   }
+  const apiKeys = namedApiKeys(env, apiKey);
 
   const defaultTimeZone = optional(env, "HERALD_DEFAULT_TIMEZONE") ?? "UTC";
   if (!isTimeZone(defaultTimeZone)) {
@@ -141,6 +194,8 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   if (!/^[A-Za-z][A-Za-z0-9]{2,40}$/.test(tablePrefix)) {
     throw new ConfigError("HERALD_TABLE_PREFIX", "must start with a letter and contain 3-41 letters or digits");
   }
+  const botFramework = botFrameworkSettings(env);
+  const allowedTenants = tenantList(env, "HERALD_ALLOWED_TENANTS");
   const logLevel = optional(env, "LOG_LEVEL") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")} (got "${logLevel}")`);
@@ -160,6 +215,8 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     defaultTimeZone,
     schedulesFile: optional(env, "HERALD_SCHEDULES_FILE"),
     tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
+    partitionCount: integer(env, "HERALD_PARTITIONS", DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT),
+    leaseSeconds: integer(env, "HERALD_LEASE_SECONDS", 15, 15, 60),
     graph: {
       tenantId: optional(env, "HERALD_GRAPH_TENANT_ID") ?? (botTenantId || undefined),
       clientId: optional(env, "HERALD_GRAPH_CLIENT_ID"),
@@ -173,7 +230,62 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
       connectionString: optional(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
       managedIdentityClientId,
     },
+    botFramework,
+    allowedTenants,
+    apiKeys,
+    ...(apiAudience ? { entraCallers: entraCallers(env, apiAudience, allowedTenants, botTenantId, botFramework) } : {}),
+    apiRatePerMinute: integer(env, "HERALD_API_RATE_LIMIT", 120, 0, 1_000_000),
   };
+}
+
+/** botbuilder's own names (ChannelService, ToBotFromChannelOpenIdMetadataUrl, ...), completed from the cloud. */
+function botFrameworkSettings(env: Env): BotFrameworkSettings {
+  const given = Object.fromEntries(BOT_FRAMEWORK_SETTING_NAMES.map((name) => [name, optional(env, name)]));
+  try {
+    return resolveBotFrameworkSettings(given);
+  } catch (error) {
+    if (error instanceof BotCloudError) throw new ConfigError(error.setting, error.message);
+    throw error;
+  }
+}
+
+function tenantList(env: Env, name: EnvironmentVariable): string[] {
+  const raw = optional(env, name);
+  if (!raw) return [];
+  const tenants = raw.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+  const bad = tenants.find((t) => !/^[a-z0-9][a-z0-9.-]{0,99}$/.test(t));
+  if (bad) throw new ConfigError(name, `must be a comma-separated list of tenant ids (got "${bad}")`);
+  return [...new Set(tenants)];
+}
+
+/** HERALD_API_KEYS=name:key,name:key — several keys, so callers can rotate one at a time. Never echoes a key. */
+function namedApiKeys(env: Env, singleKey: string | undefined): NamedApiKey[] {
+  const keys: NamedApiKey[] = singleKey ? [{ name: "default", key: singleKey }] : [];
+  const raw = optional(env, "HERALD_API_KEYS");
+  for (const [i, entry] of (raw ?? "").split(",").map((e) => e.trim()).filter(Boolean).entries()) {
+    const colon = entry.indexOf(":");
+    const name = colon > 0 ? entry.slice(0, colon).trim() : "";
+    const key = colon > 0 ? entry.slice(colon + 1).trim() : "";
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+      throw new ConfigError("HERALD_API_KEYS", `entry ${i + 1} must be name:key with a name of letters, digits, _ . - (up to 64)`);
+    }
+    if (key.length < 16) throw new ConfigError("HERALD_API_KEYS", `the key named "${name}" must be at least 16 characters`);
+    if (keys.some((k) => k.name === name)) throw new ConfigError("HERALD_API_KEYS", `names "${name}" twice`);
+    keys.push({ name, key });
+  }
+  return keys;
+}
+
+function entraCallers(env: Env, audience: string, allowedTenants: string[], botTenantId: string, cloud: BotFrameworkSettings): EntraCallerConfig {
+  const audiences = audience.split(",").map((a) => a.trim()).filter(Boolean);
+  const tenants = allowedTenants.length > 0 ? allowedTenants : botTenantId ? [botTenantId.toLowerCase()] : [];
+  if (tenants.length === 0) {
+    // A multi-tenant app registration can be given a service principal, and the role, in any tenant.
+    throw new ConfigError("HERALD_API_AUDIENCE", "needs HERALD_ALLOWED_TENANTS or BOT_TENANT_ID: only applications of your tenant(s) may call");
+  }
+  const openIdMetadataUrl = optional(env, "HERALD_API_OPENID_METADATA_URL");
+  if (openIdMetadataUrl && !/^https?:\/\//.test(openIdMetadataUrl)) throw new ConfigError("HERALD_API_OPENID_METADATA_URL", "must be an http(s) URL");
+  return { audiences, tenants, authorityHost: entraAuthorityHost(cloud), ...(openIdMetadataUrl ? { openIdMetadataUrl } : {}) };
 }
 
 /** What the operator commands of `npm run herald` (watch, notifications) read: where Herald's API is, and its key. */

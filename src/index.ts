@@ -30,7 +30,7 @@ async function startOrExit(): Promise<{ herald: Herald; logger: Logger }> {
   try {
     config = loadConfig();
     logger = createLogger({ level: config.logLevel });
-    if (!config.botId && !config.apiKey) {
+    if (!config.botId && config.apiKeys.length === 0 && !config.entraCallers) {
       logger.warn("HERALD_API_KEY is not set: the API accepts loopback callers only (local development mode)");
     }
     // Before app.ts loads restify and botbuilder, so Azure Monitor's HTTP instrumentation sees them.

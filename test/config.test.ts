@@ -40,6 +40,7 @@ describe("configuration", () => {
     const azureLike = {
       BOT_ID: "00000000-0000-0000-0000-000000000001", BOT_TYPE: "UserAssignedMsi", BOT_TENANT_ID: "t", HERALD_API_KEY: "k".repeat(20),
       HERALD_STORE: "azure-table:https://x.table.core.windows.net", APPLICATIONINSIGHTS_CONNECTION_STRING: "InstrumentationKey=x",
+      HERALD_API_AUDIENCE: "api://herald", // Entra callers: their settings are read only then
     };
     const read = new Set([...variablesRead({}), ...variablesRead(azureLike)]);
     assert.deepEqual([...read].sort(), Object.keys(ENVIRONMENT).sort());

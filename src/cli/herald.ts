@@ -6,16 +6,26 @@
  *   targets ...              list the registry (see targets-command.ts)
  *   import-teamsfx <file>    import a TeamsFx .notification.localstore.json
  *   install --users ...      install Herald for people through Microsoft Graph
+ *   backfill-members         read UPN/e-mail of people who installed Herald in personal scope before it kept them
+ *   forget --user ...        erase what Herald stores about one person
  *
  * notifications and watch use Herald's HTTP API (HERALD_URL, HERALD_API_KEY: loadCliConfig), which answers for
  * every instance; the others work on the store directly, with the bot's own environment (HERALD_STORE etc.).
  */
-import { ConfigError, loadCliConfig, loadConfig } from "../config";
+import { createCloudAdapter } from "../bot/adapter";
+import { renderNotificationActivity } from "../cards/notification-card";
+import { ConfigError, loadCliConfig, loadConfig, type HeraldConfig } from "../config";
+import { DeliveryEngine } from "../delivery/engine";
+import { BotFrameworkConnector } from "../delivery/teams-connector";
+import type { Logger } from "../logger";
+import type { HeraldStore } from "../store/types";
 import { createLogger } from "../logger";
+import { BACKFILL_USAGE, runBackfillMembersCommand } from "./backfill-members-command";
 import { openStore, parseStoreSpec } from "../store/open";
 import { importTeamsFxStore } from "../store/teamsfx-import";
 import { HeraldApiClient } from "./api-client";
 import { createGraphAppInstaller, runInstallCommand } from "./install-command";
+import { runForgetCommand } from "./forget-command";
 import { runNotificationsCommand } from "./notifications-command";
 import { runTargetsCommand } from "./targets-command";
 import { runWatchCommand } from "./watch-command";
@@ -25,7 +35,9 @@ const USAGE = `usage: npm run herald -- <command>
   watch <notification id> [--interval ms]
   targets [--kind K] [--tenant ID] [--status active|gone] [--team ID] [--limit N] [--json]
   import-teamsfx <path to .notification.localstore.json>
-  install --users <aad-id-or-upn>[,...] [--file users.txt]`;
+  install --users <aad-id-or-upn>[,...] [--file users.txt]
+  ${BACKFILL_USAGE.replace("usage: herald ", "")}
+  forget --user <aad-object-id | upn | teams-user-id> [--tenant ID] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -66,6 +78,10 @@ async function main(argv: string[]): Promise<number> {
         for (const skip of result.skipped) out(`  skipped ${skip.key}: ${skip.reason}`);
         return 0;
       }
+      case "backfill-members":
+        return await runBackfillMembersCommand(args, { store, readMember: pacedMemberReader(config, store, logger), out });
+      case "forget":
+        return await runForgetCommand(args, store, logger, out);
       default:
         out(`unknown command "${command}"\n${USAGE}`);
         return 2;
@@ -73,6 +89,20 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The bot's own connector and pacing, outside the bot process: an engine that is never started (it resumes no
+ * job) and serves only paced calls. Its budget is this process's own, so run it with a lower
+ * HERALD_TENANT_RATE while a busy Herald shares the tenant.
+ */
+function pacedMemberReader(config: HeraldConfig, store: HeraldStore, logger: Logger) {
+  const adapter = createCloudAdapter(config, logger);
+  const engine = new DeliveryEngine({
+    store, logger, render: renderNotificationActivity, perTenantPerSecond: config.tenantRatePerSecond,
+    connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
+  });
+  return (...member: Parameters<DeliveryEngine["getMember"]>) => engine.getMember(...member);
 }
 
 main(process.argv.slice(2)).then(

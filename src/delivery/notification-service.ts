@@ -4,8 +4,9 @@
  * sending happens in the background.
  */
 import { randomUUID } from "node:crypto";
+import { groupByPartition } from "../cluster/partitions";
 import { isKnownTemplate, listTemplates } from "../cards/render";
-import type { DeliveryCounts, HeraldStore, Job } from "../store/types";
+import type { DeliveryCounts, DeliveryInput, HeraldStore, Job } from "../store/types";
 import type { AudienceResolver } from "./audience";
 import { AudienceError } from "./audience";
 import type { NotificationRequest, TriggerMeta } from "./notification-request";
@@ -28,6 +29,8 @@ export interface NotificationReport {
   title: string;
   category?: string;
   triggeredBy: string;
+  /** The authenticated API caller that created it. */
+  createdBy?: string;
   audience: Record<string, unknown>;
   idempotencyKey?: string;
   createdAt: string;
@@ -38,7 +41,15 @@ export interface NotificationReport {
 }
 
 export class NotificationService {
-  constructor(private readonly deps: { store: HeraldStore; audiences: AudienceResolver; engine: EngineControl; now?: () => Date }) {}
+  constructor(private readonly deps: {
+    store: HeraldStore;
+    audiences: AudienceResolver;
+    engine: EngineControl;
+    /** Delivery partitions of the store: deliveries are stored grouped by their tenant's partition. */
+    partitionCount: number;
+    now?: () => Date;
+    allowedTenants?: readonly string[];
+  }) {}
 
   async create(request: NotificationRequest, meta: TriggerMeta): Promise<{ job: Job; created: boolean }> {
     if (request.card && !isKnownTemplate(request.card.template)) {
@@ -55,17 +66,21 @@ export class NotificationService {
       if (error instanceof AudienceError) throw new RequestError(error.field, error.message);
       throw error;
     }
+    deliveries = skipOutsideTenants(deliveries, this.deps.allowedTenants ?? []);
     const now = (this.deps.now?.() ?? new Date()).toISOString();
+    const grouped = groupByPartition(deliveries, this.deps.partitionCount);
     const result = await this.deps.store.jobs.createJob({
       id: randomUUID(),
       idempotencyKey: request.idempotencyKey,
       status: "queued",
-      content: { title: request.title, text: request.text, url: request.url, card: request.card },
+      content: { title: request.title, text: request.text, url: request.url, card: request.card, ...(request.acknowledge ? { acknowledge: true } : {}) },
       audience: (request.audience ?? { kind: "all" }) as Record<string, unknown>,
       category: request.category ?? "general",
       triggeredBy: request.source ?? meta.triggeredBy,
+      ...(meta.createdBy ? { createdBy: meta.createdBy } : {}),
       createdAt: now,
-    }, deliveries);
+      slices: grouped.slices,
+    }, grouped.deliveries);
     if (result.created) this.deps.engine.wake(result.job.id);
     return result;
   }
@@ -84,6 +99,14 @@ export class NotificationService {
   }
 }
 
+/** HERALD_ALLOWED_TENANTS: a recipient elsewhere (stored before the list was set) is skipped and reported. */
+function skipOutsideTenants(deliveries: DeliveryInput[], allowedTenants: readonly string[]): DeliveryInput[] {
+  if (allowedTenants.length === 0) return deliveries;
+  const allowed = new Set(allowedTenants.map((t) => t.toLowerCase()));
+  return deliveries.map((d) => (allowed.has(d.recipient.tenantId.toLowerCase()) ? d
+    : { ...d, status: "skipped" as const, reason: `tenant ${d.recipient.tenantId} is not in HERALD_ALLOWED_TENANTS` }));
+}
+
 export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
   const { sending, ...rest } = counts;
   return {
@@ -92,6 +115,7 @@ export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
     title: job.content.title,
     category: job.category,
     triggeredBy: job.triggeredBy,
+    ...(job.createdBy ? { createdBy: job.createdBy } : {}),
     audience: job.audience,
     ...(job.idempotencyKey ? { idempotencyKey: job.idempotencyKey } : {}),
     createdAt: job.createdAt,

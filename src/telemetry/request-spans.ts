@@ -4,6 +4,7 @@
  * of Azure Monitor's instrumentation, which is what Application Insights' "requests" (and the 5xx alert) count.
  */
 import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
+import type { TurnContext } from "botbuilder";
 import type { Request, Response, Server } from "restify";
 
 const BOT_ENDPOINT = "/api/messages";
@@ -31,27 +32,27 @@ export function traceApiRequests(server: Server, tracer: Tracer): void {
   });
 }
 
-/** Wraps the bot endpoint's handler: one span per activity, with its type and where it came from. */
-export function traceBotTurns(tracer: Tracer, handler: (req: Request, res: Response) => Promise<void>): (req: Request, res: Response) => Promise<void> {
-  return (req, res) => {
-    const activity = (req.body ?? {}) as { type?: string; name?: string; channelData?: { tenant?: { id?: string } }; conversation?: { conversationType?: string; tenantId?: string } };
+/** Wraps the bot's turn logic: one span per activity Teams sent, with its type and where it came from. */
+export function traceBotTurns(tracer: Tracer, logic: (context: TurnContext) => Promise<void>): (context: TurnContext) => Promise<void> {
+  return (context) => {
+    const activity = context.activity;
     return tracer.startActiveSpan(`bot ${activity.type ?? "activity"}`, {
       kind: SpanKind.INTERNAL,
       attributes: {
         "herald.activity.type": activity.type ?? "",
         ...(activity.name ? { "herald.activity.name": activity.name } : {}),
         "herald.conversation.type": activity.conversation?.conversationType ?? "",
-        "herald.tenant.id": activity.channelData?.tenant?.id ?? activity.conversation?.tenantId ?? "",
+        "herald.tenant.id": (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id ?? activity.conversation?.tenantId ?? "",
       },
     }, async (span) => {
       try {
-        await handler(req, res);
-        endWithStatus(span, res.statusCode);
+        await logic(context);
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
-        span.end();
         throw error;
+      } finally {
+        span.end();
       }
     });
   };

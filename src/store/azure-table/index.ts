@@ -15,6 +15,7 @@ import { AzureMemberStore } from "./member-table";
 import { AzurePreferenceStore } from "./preference-table";
 import { AzureScheduleRunStore } from "./schedule-table";
 import { AzureTargetStore } from "./target-table";
+import { AzureWorkStore } from "./work-table";
 import { getRow } from "./table-helpers";
 
 export interface AzureTableStoreOptions {
@@ -30,7 +31,7 @@ export interface AzureTableStoreOptions {
   jobs?: JobTableOptions;
 }
 
-export const TABLE_SUFFIXES = ["targets", "members", "memberindex", "jobs", "deliveries", "prefs", "schedules"] as const;
+export const TABLE_SUFFIXES = ["targets", "members", "memberindex", "jobs", "deliveries", "prefs", "schedules", "work"] as const;
 type TableSuffix = (typeof TABLE_SUFFIXES)[number];
 
 export const DEFAULT_TABLE_PREFIX = "herald";
@@ -69,7 +70,8 @@ export async function openAzureTableStore(opts: AzureTableStoreOptions, logger: 
     kind: "azure-table",
     targets: new AzureTargetStore(clients.targets),
     members: new AzureMemberStore(clients.members, clients.memberindex),
-    jobs: new AzureJobStore(clients.jobs, deliveries, logger, opts.jobs),
+    jobs: new AzureJobStore(clients.jobs, deliveries, clients.work, logger, opts.jobs),
+    work: new AzureWorkStore(clients.work),
     preferences: new AzurePreferenceStore(clients.prefs),
     schedules: new AzureScheduleRunStore(clients.schedules),
     async ping() {

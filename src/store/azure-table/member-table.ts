@@ -149,6 +149,27 @@ export class AzureMemberStore implements MemberStore {
     }
   }
 
+  /**
+   * The person row and the index rows that point at them. Memberships live in one partition per team or chat,
+   * so the caller removes them per source first (removeMembership); stale index rows of an earlier upn were
+   * already unreachable (find checks the person still carries the value).
+   */
+  async removePerson(tenantId: string, userId: string): Promise<boolean> {
+    const person = await this.get(tenantId, userId);
+    if (!person) return false;
+    const pointers: Array<[IndexKind, string]> = [];
+    if (person.aadObjectId) pointers.push(["aad", person.aadObjectId]);
+    if (person.upn) pointers.push(["upn", person.upn]);
+    for (const [kind, value] of pointers) {
+      const keys = indexKeys(kind, value, tenantId);
+      const row = await getRow(this.index, keys.partitionKey, keys.rowKey);
+      if (row && String(row.userId) === userId) await deleteIfPresent(this.index, keys.partitionKey, keys.rowKey);
+    }
+    const { partitionKey, rowKey } = personKeys(tenantId, userId);
+    await deleteIfPresent(this.members, partitionKey, rowKey);
+    return true;
+  }
+
   /** Upserts rows as transactions of up to 100 per partition, several in flight. */
   private async writeGrouped(table: TableClient, rows: Entity[], mode: "Merge" | "Replace"): Promise<void> {
     const byPartition = new Map<string, Entity[]>();
