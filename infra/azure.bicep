@@ -130,10 +130,14 @@ var heraldTables = [
   '${heraldTablePrefix}deliveries'
   '${heraldTablePrefix}prefs'
   '${heraldTablePrefix}schedules'
+  '${heraldTablePrefix}work'
+  '${heraldTablePrefix}instances' // the delivery partitions' owners (src/cluster/azure-coordination.ts)
 ]
 
 // Built-in role "Storage Table Data Contributor": read, write and delete table entities.
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+// Built-in role "Storage Blob Data Contributor": the partition leases are blob leases (container <prefix>-leases).
+var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 // The bot's identity: BOT_ID is its client id, and the Web App runs as it.
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -177,6 +181,16 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
   name: guid(storage.id, identity.id, storageTableDataContributorRoleId)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributorRoleId)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource blobDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, storageBlobDataContributorRoleId)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -425,6 +439,7 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
   dependsOn: [
     tables
     tableDataContributor
+    blobDataContributor
     telemetryPublisher
   ]
 }
