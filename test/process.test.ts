@@ -92,6 +92,7 @@ describe("the Herald process", function () {
           ...process.env, ...BASE_ENV,
           APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`,
           APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true",
+          OTEL_METRIC_EXPORT_INTERVAL: "1000", // the distro's reader exports every second instead of every minute
           NODE_EXTRA_CA_CERTS: caFile, // the exporter insists on https; trust the test's own certificate
         },
         stdio: ["ignore", "pipe", "pipe"],
@@ -139,10 +140,14 @@ describe("the Herald process", function () {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it("exports API requests, Herald's spans and its heartbeat metric to Azure Monitor, flushed on SIGTERM", async () => {
+    it("exports API requests, Herald's spans and its heartbeat metric to Azure Monitor, then stops cleanly on SIGTERM", async () => {
       const { url, stop } = await startWithAzureMonitor(`https://127.0.0.1:${(ingestion.address() as AddressInfo).port}/`);
       assert.equal((await fetch(`${url}/api/notifications`)).status, 200);
       assert.equal((await fetch(`${url}/api/metrics`)).status, 200);
+      // Spans leave in batches every few seconds, metrics every second (OTEL_METRIC_EXPORT_INTERVAL above).
+      const exported = (type: string, match: (e: (typeof envelopes)[number]) => boolean) => envelopes.some((e) => e.data.baseType === type && match(e));
+      await eventually(() => exported("RequestData", (e) => String(e.data.baseData.url).includes("/api/notifications")), "the API request in Application Insights", 30_000);
+      await eventually(() => exported("MetricData", (e) => e.data.baseData.metrics.some((m: { name: string }) => m.name === "herald.up")), "the heartbeat", 30_000);
       assert.equal(await stop(), 0);
 
       const requests = envelopes.filter((e) => e.data.baseType === "RequestData");
