@@ -22,6 +22,7 @@ import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audienc
 import type { DeliveryObserver } from "./delivery/delivery-events";
 import { DeliveryEngine, type DeliveryEngineOptions } from "./delivery/engine";
 import { NotificationService } from "./delivery/notification-service";
+import { Retention, type RetentionOptions } from "./delivery/retention";
 import { BotFrameworkConnector } from "./delivery/teams-connector";
 import { openStore, parseStoreSpec } from "./store/open";
 import type { HeraldStore, Target } from "./store/types";
@@ -39,6 +40,8 @@ export interface HeraldOverrides {
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests, telemetry). */
   observers?: DeliveryObserver[];
+  /** Retention's clock and pacing (tests). */
+  retention?: Partial<Pick<RetentionOptions, "clock" | "intervalMs" | "batch" | "pauseMs">>;
   /** Upper bound on fetching the Bot Framework OpenID metadata for one request (default 10 s). */
   inboundAuthTimeoutMs?: number;
 }
@@ -48,6 +51,7 @@ export interface Herald {
   bot: HeraldBot;
   engine: DeliveryEngine;
   ownership: PartitionOwnership;
+  retention?: Retention;
   notifications: NotificationService;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
@@ -124,15 +128,20 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   });
 
   let schedules: RunningSchedules | undefined;
+  const retention = config.retentionDays > 0
+    ? new Retention({ store, ownership, log: logger, days: config.retentionDays, ...overrides.retention })
+    : undefined;
 
   return {
     store,
     bot: heraldBot,
     engine: running,
     ownership,
+    retention,
     notifications,
     async start() {
       await running.start();
+      retention?.start();
       if (config.schedulesFile) {
         schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
       }
@@ -149,6 +158,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
      */
     async stop() {
       await schedules?.stop();
+      await retention?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       await running.stop();
