@@ -111,6 +111,9 @@ param botOAuthUrl string = ''
 @description('CallerId: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
 param botCallerId string = ''
 
+@description('HERALD_RETENTION_DAYS: days a finished notification and its deliveries are kept (0 = forever). Empty = 30.')
+param retentionDays string = ''
+
 @description('E-mail address that Herald\'s alerts notify. Empty = alerts fire in the portal only.')
 param alertEmail string = ''
 
@@ -418,6 +421,10 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'CallerId'
           value: botCallerId
+        }
+        {
+          name: 'HERALD_RETENTION_DAYS'
+          value: retentionDays
         }
         {
           // Herald exports traces and metrics itself (OpenTelemetry, src/telemetry/), signed in as the identity.

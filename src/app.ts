@@ -22,6 +22,7 @@ import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audienc
 import type { DeliveryObserver } from "./delivery/delivery-events";
 import { DeliveryEngine, type DeliveryEngineOptions } from "./delivery/engine";
 import { NotificationService } from "./delivery/notification-service";
+import { Retention, type RetentionOptions } from "./delivery/retention";
 import { BotFrameworkConnector } from "./delivery/teams-connector";
 import { openStore, parseStoreSpec } from "./store/open";
 import type { HeraldStore, Target } from "./store/types";
@@ -40,6 +41,8 @@ export interface HeraldOverrides {
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests). */
   observers?: DeliveryObserver[];
+  /** Retention's clock and pacing (tests). */
+  retention?: Partial<Pick<RetentionOptions, "clock" | "intervalMs" | "batch" | "pauseMs">>;
   /** Upper bound on fetching the Bot Framework OpenID metadata for one request (default 10 s). */
   inboundAuthTimeoutMs?: number;
   /** Where metrics and traces go (src/index.ts: startTelemetry); default: this Herald's own, read at /api/metrics. */
@@ -51,6 +54,7 @@ export interface Herald {
   bot: HeraldBot;
   engine: DeliveryEngine;
   ownership: PartitionOwnership;
+  retention?: Retention;
   notifications: NotificationService;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
@@ -134,15 +138,20 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   traceApiRequests(server, telemetry.tracer);
 
   let schedules: RunningSchedules | undefined;
+  const retention = config.retentionDays > 0
+    ? new Retention({ store, ownership, log: logger, days: config.retentionDays, ...overrides.retention })
+    : undefined;
 
   return {
     store,
     bot: heraldBot,
     engine: running,
     ownership,
+    retention,
     notifications,
     async start() {
       await running.start();
+      retention?.start();
       if (config.schedulesFile) {
         schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
       }
@@ -159,6 +168,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
      */
     async stop() {
       await schedules?.stop();
+      await retention?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       await running.stop();

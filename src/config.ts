@@ -39,6 +39,7 @@ export const ENVIRONMENT = {
   HERALD_TABLE_PREFIX: PARAMETER,
   HERALD_PARTITIONS: PARAMETER,
   HERALD_LEASE_SECONDS: PARAMETER,
+  HERALD_RETENTION_DAYS: PARAMETER,
   LOG_LEVEL: PARAMETER,
   HERALD_DEFAULT_TIMEZONE: PARAMETER,
   HERALD_SCHEDULES_FILE: PARAMETER,
@@ -92,6 +93,8 @@ export interface HeraldConfig {
   partitionCount: number;
   /** Blob lease duration for partition ownership, in seconds (15..60). */
   leaseSeconds: number;
+  /** Days a finished notification (and its deliveries) is kept; 0 = forever. */
+  retentionDays: number;
   graph: {
     tenantId?: string;
     clientId?: string;
@@ -217,6 +220,7 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
     partitionCount: integer(env, "HERALD_PARTITIONS", DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT),
     leaseSeconds: integer(env, "HERALD_LEASE_SECONDS", 15, 15, 60),
+    retentionDays: integer(env, "HERALD_RETENTION_DAYS", 30, 0, 3650),
     graph: {
       tenantId: optional(env, "HERALD_GRAPH_TENANT_ID") ?? (botTenantId || undefined),
       clientId: optional(env, "HERALD_GRAPH_CLIENT_ID"),

@@ -300,6 +300,12 @@ export interface JobStore {
    */
   transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number>;
   counts(jobId: string): Promise<DeliveryCounts>;
+  /** Retention: finished jobs (completed, failed, cancelled) that finished before `before` (ISO), at most `limit`. */
+  listFinishedBefore(before: string, limit: number): Promise<Job[]>;
+  /** Retention: remove up to `batch` deliveries of a finished job (with their index and counter rows); how many went. */
+  purgeDeliveries(jobId: string, batch: number): Promise<number>;
+  /** Retention: remove a finished job once its deliveries are gone (its idempotency key is free again). */
+  removeJob(jobId: string): Promise<boolean>;
 }
 
 // ------------------------------------------------------------------------------------------------- work

@@ -770,6 +770,42 @@ export function describeStoreContract(
       });
     });
 
+    describe("retention", function () {
+      it("lists finished jobs older than a cutoff, purges their deliveries in batches, then removes them", async function () {
+        this.timeout(60_000);
+        const tenant = randomUUID();
+        const old = jobInput({ createdAt: "2020-01-01T00:00:00.000Z", idempotencyKey: `retention-${randomUUID()}` });
+        const recent = jobInput({ createdAt: "2020-01-01T00:00:00.000Z" });
+        const running = jobInput({ createdAt: "2020-01-01T00:00:00.000Z", status: "running" });
+        await store.jobs.createJob(old, deliveryInputs(tenant, 250));
+        await store.jobs.createJob(recent, deliveryInputs(tenant, 3));
+        await store.jobs.createJob(running, deliveryInputs(tenant, 3));
+        await store.jobs.updateJob(old.id, { status: "completed", finishedAt: "2020-01-02T00:00:00.000Z" });
+        await store.jobs.updateJob(recent.id, { status: "cancelled", finishedAt: "2020-03-01T00:00:00.000Z" });
+
+        const due = (await store.jobs.listFinishedBefore("2020-02-01T00:00:00.000Z", 1000)).map((j) => j.id);
+        assert.ok(due.includes(old.id));
+        assert.ok(!due.includes(recent.id), "finished after the cutoff");
+        assert.ok(!due.includes(running.id), "not finished");
+        assert.equal(await store.jobs.purgeDeliveries(running.id, 100), 0, "an unfinished job keeps its deliveries");
+        assert.equal(await store.jobs.removeJob(running.id), false);
+
+        let removed = 0;
+        for (let n = await store.jobs.purgeDeliveries(old.id, 100); n > 0; n = await store.jobs.purgeDeliveries(old.id, 100)) {
+          assert.ok(n <= 100 + 10, `a batch removes about the batch size (${n})`);
+          removed += n;
+        }
+        assert.ok(removed >= 250, `every delivery row went (${removed} rows)`);
+        assert.equal((await store.jobs.listDeliveries(old.id, 10)).items.length, 0);
+        assert.equal(await store.jobs.removeJob(old.id), true);
+        assert.equal(await store.jobs.getJob(old.id), undefined);
+        assert.equal(await store.jobs.findByIdempotencyKey(old.idempotencyKey!), undefined, "its idempotency key is free again");
+        assert.ok(!(await store.jobs.listJobs(1000)).items.some((j) => j.id === old.id));
+        assert.equal((await store.jobs.getJob(recent.id))?.status, "cancelled");
+        assert.equal((await store.jobs.counts(recent.id)).total, 3);
+      });
+    });
+
     describe("job slices, work items and conditional writes", function () {
       it("keeps a job's slices and gives each slice a work item in its partition, until removed", async function () {
         const a = deliveryInputs(randomUUID(), 3);

@@ -196,6 +196,26 @@ export class SqliteJobStore implements JobStore {
     }).changes;
   }
 
+  async listFinishedBefore(before: string, limit: number): Promise<Job[]> {
+    const rows = this.statement(`
+      SELECT * FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < ? ORDER BY finished_at LIMIT ?`)
+      .all(before, Math.max(1, limit)) as JobRow[];
+    return rows.map(jobFromRow);
+  }
+
+  /** A small transaction per batch, so a big purge never holds the write lock for long; freed pages are reused. */
+  async purgeDeliveries(jobId: string, batch: number): Promise<number> {
+    return this.statement(`
+      DELETE FROM deliveries WHERE job_id = ? AND seq IN (
+        SELECT d.seq FROM deliveries d JOIN jobs j ON j.id = d.job_id
+        WHERE d.job_id = ? AND j.status IN ('completed', 'failed', 'cancelled') ORDER BY d.seq LIMIT ?)`)
+      .run(jobId, jobId, Math.max(1, batch)).changes;
+  }
+
+  async removeJob(jobId: string): Promise<boolean> {
+    return this.statement("DELETE FROM jobs WHERE id = ? AND status IN ('completed', 'failed', 'cancelled')").run(jobId).changes === 1;
+  }
+
   async counts(jobId: string): Promise<DeliveryCounts> {
     const counts: DeliveryCounts = { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, gone: 0, skipped: 0, cancelled: 0 };
     for (const { status, n } of this.countRows.all(jobId) as Array<{ status: DeliveryStatus; n: number }>) {
