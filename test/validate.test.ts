@@ -271,7 +271,7 @@ describe("npm run validate", () => {
 
     it("reports a variable of ENVIRONMENT (src/config.ts) that the Web App does not get, with how to pass it", () => {
       const problems = checkBicep(dir, { ...ENVIRONMENT, HERALD_NEW_SETTING: { azure: "parameter" } });
-      assertProblem(problems, "infra/azure.bicep", "does not set app setting 'HERALD_RETENTION_DAYS'", "${{HERALD_RETENTION_DAYS}}");
+      assertProblem(problems, "infra/azure.bicep", "does not set app setting 'HERALD_NEW_SETTING'", "${{HERALD_NEW_SETTING}}");
     });
 
     it("reports an app setting Herald does not read", () => {
