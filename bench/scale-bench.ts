@@ -237,7 +237,7 @@ async function takeover(azurite: AzuriteTable) {
   } finally {
     child.kill();
   }
-  return { ...result, leaseSeconds: 15, balanceTickMs: 1000 };
+  return { ...result, leaseSeconds: 15, balanceTickMs: 500 };
 }
 
 // --------------------------------------------------------------------------------------------- installs

@@ -10,6 +10,11 @@ param resourceBaseName string
 @description('App Service plan SKU. B1 is the smallest Linux tier with Always On, which a notification bot needs.')
 param webAppSKU string = 'B1'
 
+@minValue(1)
+@maxValue(30)
+@description('Herald instances (the App Service plan\'s capacity). They share the delivery partitions through blob leases; see docs/deploy.md.')
+param instanceCount int = 1
+
 @maxLength(42)
 @description('Display name of the Azure Bot')
 param botDisplayName string
@@ -253,6 +258,7 @@ resource serverfarm 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: serverfarmsName
   sku: {
     name: webAppSKU
+    capacity: instanceCount
   }
   properties: {
     reserved: true // Linux

@@ -53,9 +53,9 @@ export interface LeaseOwnershipOptions {
   logger: Logger;
   /** 15..60 (the service's range). Default 15. */
   leaseSeconds?: number;
-  /** Balancing period: heartbeat, read the others, renew, acquire/release. Default 1000 ms. */
+  /** Balancing period: heartbeat, read the others, renew, acquire/release. Default 500 ms (two table transactions). */
   tickMs?: number;
-  /** An instance whose heartbeat has not changed for this long is considered gone. Default 5 × tick. */
+  /** An instance whose heartbeat has not changed for this long is considered gone. Default 5 s. */
   heartbeatTtlMs?: number;
   /** Stop using a lease this long before it could expire. Default 2000 ms. */
   safetyMs?: number;
@@ -102,8 +102,8 @@ export class LeaseOwnership implements PartitionOwnership {
     const leaseSeconds = options.leaseSeconds ?? 15;
     if (leaseSeconds < 15 || leaseSeconds > 60) throw new Error("a blob lease lasts 15 to 60 seconds");
     this.leaseMs = leaseSeconds * 1000;
-    this.tickMs = options.tickMs ?? 1000;
-    this.ttlMs = options.heartbeatTtlMs ?? 5 * this.tickMs;
+    this.tickMs = options.tickMs ?? 500;
+    this.ttlMs = options.heartbeatTtlMs ?? Math.max(5000, 5 * this.tickMs);
     this.safetyMs = options.safetyMs ?? 2000;
     this.renewAfterMs = options.renewAfterMs ?? this.leaseMs / 2;
     this.clock = options.clock ?? Date.now;

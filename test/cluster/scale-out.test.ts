@@ -82,8 +82,11 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
   const openStore = (): Promise<HeraldStore> => openAzureTableStore({ connectionString: azurite.connectionString, tablePrefix: prefix }, silentLogger());
 
   async function startInstances(n: number): Promise<HeraldProcess[]> {
-    const started = await Promise.all(Array.from({ length: n }, () => spawnHerald(env)));
-    processes.push(...started);
+    // Each is remembered as soon as it runs, so afterEach stops it even when another failed to start.
+    const started = await Promise.all(Array.from({ length: n }, () => spawnHerald(env).then((p) => {
+      processes.push(p);
+      return p;
+    })));
     await balanced(processes.filter(alive));
     return started;
   }
