@@ -51,7 +51,10 @@ export async function spawnHerald(env: Record<string, string>, options: { timeou
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Herald did not start:\n${output}`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // never leave a half-started Herald behind
+      reject(new Error(`Herald did not start:\n${output}`));
+    }, options.timeoutMs ?? 60_000);
     const onData = () => {
       const line = output.split("\n").find((l) => l.includes("Herald listening"));
       if (!line) return;
