@@ -188,6 +188,80 @@ describe("HTTP API contract", () => {
   });
 });
 
+describe("HTTP API: cancelling a notification", () => {
+  let fx: HeraldFixture;
+
+  beforeEach(async () => {
+    // A failed attempt is retried only after ten minutes: a notification with one failing recipient stays
+    // running, that retry waiting in the engine, for as long as the test needs.
+    fx = await startHerald({ env: { HERALD_API_KEY: API_KEY }, overrides: { engine: { backoff: { baseMs: 600_000, maxMs: 600_000, jitter: 0 } } } });
+  });
+  afterEach(async () => fx.stop());
+
+  const report = async (id: string) => (await fx.api("GET", `/api/notifications/${id}`, undefined, auth)).body;
+  const counts = (r: { counts: Record<string, number> }) =>
+    ({ total: r.counts.total, sent: r.counts.sent, pending: r.counts.pending, cancelled: r.counts.cancelled, failed: r.counts.failed });
+
+  it("POST /api/notifications/{id}/cancel answers 200 with status cancelled and counts; what was waiting is never sent", async () => {
+    const [, bob] = await installEverywhere(fx);
+    fx.emulator.addFault({ match: { route: "send", conversationId: bob }, status: 503 });
+    const { body } = await fx.api("POST", "/api/notifications", { title: "Deploy", text: "x" }, auth);
+    const running = await eventually(async () => {
+      const r = await report(body.id);
+      return r.counts.sent === 3 && r.counts.pending === 1 ? r : undefined;
+    }, "three sent and Bob's retry waiting");
+    assert.equal(running.status, "running");
+
+    const res = await fx.api("POST", `/api/notifications/${body.id}/cancel`, undefined, auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.id, body.id);
+    assert.equal(res.body.status, "cancelled");
+    assert.deepEqual(counts(res.body), { total: 4, sent: 3, pending: 0, cancelled: 1, failed: 0 });
+    assert.deepEqual(counts(await report(body.id)), counts(res.body));
+    const bobsDelivery = (await fx.api("GET", `/api/notifications/${body.id}/deliveries?status=cancelled`, undefined, auth)).body.items;
+    assert.deepEqual(bobsDelivery.map((d: { conversationId: string; attempts: number }) => [d.conversationId, d.attempts]), [[bob, 1]]);
+    // The retry that was waiting left the engine with the job: nothing is queued, active or in flight.
+    const engine = fx.herald.engine.stats();
+    assert.deepEqual([engine.activeJobs, engine.queued, engine.inFlight], [0, 0, 0]);
+    assert.equal(fx.emulator.requests({ route: "send", limitKey: bob }).length, 1);
+  });
+
+  it("answers 409 for a notification that finished (completed, or failed) and changes nothing; a repeated cancel answers the same report", async () => {
+    await installEverywhere(fx);
+    const finished = async (title: string) => {
+      const { body } = await fx.api("POST", "/api/notifications", { title, text: "x" }, auth);
+      return eventually(async () => {
+        const r = await report(body.id);
+        return r.status === "completed" || r.status === "failed" ? r : undefined;
+      }, `"${title}" to finish`);
+    };
+    const completed = await finished("delivered");
+    fx.emulator.addFault({ match: { route: "send" }, status: 400 });
+    const failed = await finished("refused everywhere");
+    assert.deepEqual([completed.status, failed.status], ["completed", "failed"]);
+
+    for (const before of [completed, failed]) {
+      const res = await fx.api("POST", `/api/notifications/${before.id}/cancel`, undefined, auth);
+      assert.equal(res.status, 409, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, "not_cancellable");
+      assert.match(res.body.error.message, new RegExp(`already ${before.status}`));
+      const after = await report(before.id);
+      assert.equal(after.status, before.status);
+      assert.deepEqual(counts(after), counts(before));
+    }
+
+    // Cancelling a cancelled notification is not an error: the same report again.
+    fx.emulator.clearFaults();
+    fx.emulator.addFault({ match: { route: "send", conversationId: fx.tenant.users[0].personalConversationId }, status: 503 });
+    const { body } = await fx.api("POST", "/api/notifications", { title: "waiting", text: "x" }, auth);
+    await eventually(async () => (await report(body.id)).counts.sent === 3, "three sent");
+    const first = await fx.api("POST", `/api/notifications/${body.id}/cancel`, undefined, auth);
+    const again = await fx.api("POST", `/api/notifications/${body.id}/cancel`, undefined, auth);
+    assert.deepEqual([first.status, again.status], [200, 200]);
+    assert.deepEqual(again.body, first.body);
+  });
+});
+
 describe("HTTP API without HERALD_API_KEY (local mode)", () => {
   let fx: HeraldFixture;
   before(async () => {
