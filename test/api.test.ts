@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import os from "node:os";
 import sinon from "sinon";
 import { activityText, eventually, startHerald, type HeraldFixture } from "./support/herald-fixture";
+import { NetworkNamespace } from "./support/network-namespace";
 
 const API_KEY = "test-key-0123456789abcdef";
 const auth = { authorization: `Bearer ${API_KEY}` };
@@ -188,25 +188,103 @@ describe("HTTP API contract", () => {
   });
 });
 
+describe("HTTP API: cancelling a notification", () => {
+  let fx: HeraldFixture;
+
+  beforeEach(async () => {
+    // A failed attempt is retried only after ten minutes: a notification with one failing recipient stays
+    // running, that retry waiting in the engine, for as long as the test needs.
+    fx = await startHerald({ env: { HERALD_API_KEY: API_KEY }, overrides: { engine: { backoff: { baseMs: 600_000, maxMs: 600_000, jitter: 0 } } } });
+  });
+  afterEach(async () => fx.stop());
+
+  const report = async (id: string) => (await fx.api("GET", `/api/notifications/${id}`, undefined, auth)).body;
+  const counts = (r: { counts: Record<string, number> }) =>
+    ({ total: r.counts.total, sent: r.counts.sent, pending: r.counts.pending, cancelled: r.counts.cancelled, failed: r.counts.failed });
+
+  it("POST /api/notifications/{id}/cancel answers 200 with status cancelled and counts; what was waiting is never sent", async () => {
+    const [, bob] = await installEverywhere(fx);
+    fx.emulator.addFault({ match: { route: "send", conversationId: bob }, status: 503 });
+    const { body } = await fx.api("POST", "/api/notifications", { title: "Deploy", text: "x" }, auth);
+    const running = await eventually(async () => {
+      const r = await report(body.id);
+      return r.counts.sent === 3 && r.counts.pending === 1 ? r : undefined;
+    }, "three sent and Bob's retry waiting");
+    assert.equal(running.status, "running");
+
+    const res = await fx.api("POST", `/api/notifications/${body.id}/cancel`, undefined, auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.id, body.id);
+    assert.equal(res.body.status, "cancelled");
+    assert.deepEqual(counts(res.body), { total: 4, sent: 3, pending: 0, cancelled: 1, failed: 0 });
+    assert.deepEqual(counts(await report(body.id)), counts(res.body));
+    const bobsDelivery = (await fx.api("GET", `/api/notifications/${body.id}/deliveries?status=cancelled`, undefined, auth)).body.items;
+    assert.deepEqual(bobsDelivery.map((d: { conversationId: string; attempts: number }) => [d.conversationId, d.attempts]), [[bob, 1]]);
+    // The retry that was waiting left the engine with the job: nothing is queued, active or in flight.
+    const engine = fx.herald.engine.stats();
+    assert.deepEqual([engine.activeJobs, engine.queued, engine.inFlight], [0, 0, 0]);
+    assert.equal(fx.emulator.requests({ route: "send", limitKey: bob }).length, 1);
+  });
+
+  it("answers 409 for a notification that finished (completed, or failed) and changes nothing; a repeated cancel answers the same report", async () => {
+    await installEverywhere(fx);
+    const finished = async (title: string) => {
+      const { body } = await fx.api("POST", "/api/notifications", { title, text: "x" }, auth);
+      return eventually(async () => {
+        const r = await report(body.id);
+        return r.status === "completed" || r.status === "failed" ? r : undefined;
+      }, `"${title}" to finish`);
+    };
+    const completed = await finished("delivered");
+    fx.emulator.addFault({ match: { route: "send" }, status: 400 });
+    const failed = await finished("refused everywhere");
+    assert.deepEqual([completed.status, failed.status], ["completed", "failed"]);
+
+    for (const before of [completed, failed]) {
+      const res = await fx.api("POST", `/api/notifications/${before.id}/cancel`, undefined, auth);
+      assert.equal(res.status, 409, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, "not_cancellable");
+      assert.match(res.body.error.message, new RegExp(`already ${before.status}`));
+      const after = await report(before.id);
+      assert.equal(after.status, before.status);
+      assert.deepEqual(counts(after), counts(before));
+    }
+
+    // Cancelling a cancelled notification is not an error: the same report again.
+    fx.emulator.clearFaults();
+    fx.emulator.addFault({ match: { route: "send", conversationId: fx.tenant.users[0].personalConversationId }, status: 503 });
+    const { body } = await fx.api("POST", "/api/notifications", { title: "waiting", text: "x" }, auth);
+    await eventually(async () => (await report(body.id)).counts.sent === 3, "three sent");
+    const first = await fx.api("POST", `/api/notifications/${body.id}/cancel`, undefined, auth);
+    const again = await fx.api("POST", `/api/notifications/${body.id}/cancel`, undefined, auth);
+    assert.deepEqual([first.status, again.status], [200, 200]);
+    assert.deepEqual(again.body, first.body);
+  });
+});
+
 describe("HTTP API without HERALD_API_KEY (local mode)", () => {
   let fx: HeraldFixture;
+  let elsewhere: NetworkNamespace | undefined;
   before(async () => {
     fx = await startHerald();
   });
-  after(async () => fx.stop());
+  after(async () => {
+    await elsewhere?.remove();
+    await fx.stop();
+  });
 
   it("accepts loopback callers without a key", async () => {
     const res = await fx.api("GET", "/api/notifications");
     assert.equal(res.status, 200);
   });
 
-  it("refuses callers that are not on loopback", async function () {
-    const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal);
-    if (!external) return this.skip(); // no non-loopback interface on this machine to call from
-    const port = new URL(fx.url).port;
-    const res = await fetch(`http://${external.address}:${port}/api/notifications`).catch(() => undefined);
-    if (!res) return this.skip(); // the server listens on loopback only here
-    assert.equal(res.status, 401);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "unauthorized");
+  it("refuses callers that are not on loopback: a client in another network namespace gets 401", async () => {
+    // Herald listens on every address; the client calls this host's end of a veth pair from its own.
+    elsewhere = await NetworkNamespace.create();
+    const res = await elsewhere.fetch(`http://${elsewhere.hostAddress}:${new URL(fx.url).port}/api/notifications`);
+    assert.equal(res.status, 401, res.body);
+    const { error } = JSON.parse(res.body) as { error: { code: string; message: string } };
+    assert.equal(error.code, "unauthorized");
+    assert.match(error.message, /only loopback callers/);
   });
 });

@@ -468,6 +468,25 @@ describe("emulator: rate limits (injected clock, exact windows)", () => {
     emulator.reset();
     assert.equal(emulator.busiestWindow(1000), 0);
   });
+
+  it("requests() lists every routed request as it arrived, with the key Teams' windows count it on", async () => {
+    await startWith();
+    const [alice, bob] = tenant.users;
+    await sendN(alice.personalConversationId, 8); // the 8th is throttled, and still listed
+    now += 5;
+    await call(url, "POST", "/v3/conversations", { members: [{ id: bob.id }], tenantId: TENANT });
+    await call(url, "GET", `/v3/conversations/${encodeURIComponent(tenant.teams[0].id)}/pagedmembers`);
+
+    const sends = emulator.requests({ route: "send" });
+    assert.equal(sends.length, 8);
+    assert.ok(sends.every((r) => r.limitKey === alice.personalConversationId && r.userId === alice.id && r.tenantId === TENANT && r.at === 1_000_000));
+    assert.deepEqual(emulator.requests({ route: "create" }).map((r) => [r.userId, r.limitKey, r.at]), [[bob.id, `create:${TENANT}:${bob.id}`, 1_000_005]]);
+    assert.deepEqual(emulator.requests({ route: "members" }).map((r) => r.limitKey), [tenant.teams[0].id]);
+    assert.equal(emulator.requests({ userId: bob.id }).length, 1);
+    assert.equal(emulator.requests().length, 10);
+    emulator.reset();
+    assert.deepEqual(emulator.requests(), []);
+  });
 });
 
 describe("emulator: faults", () => {

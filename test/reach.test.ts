@@ -87,8 +87,15 @@ describe("reach: audiences through the connector emulator", function () {
       assert.equal(got.length, 1, `${member.id} got one 1:1 message`);
     }
     assert.match(activityText(fx.emulator.delivered(bigTeamMembers[7].personalConversationId)[0].activity), /member of the team Everyone/);
-    const creates = fx.emulator.stats().byRoute;
-    assert.ok(Object.keys(creates).length > 0);
+    // Teams' view of the 1:1s: created exactly once for each member who had none, and never for the three who
+    // installed Herald in their personal chat (Herald knows those chats).
+    const installedPersonally = new Set(fx.tenant.users.slice(0, 3).map((u) => u.id));
+    const creates = new Map<string, number>();
+    for (const r of fx.emulator.requests({ route: "create" })) creates.set(r.userId!, (creates.get(r.userId!) ?? 0) + 1);
+    for (const member of bigTeamMembers) {
+      assert.equal(creates.get(member.id) ?? 0, installedPersonally.has(member.id) ? 0 : 1, `creates of ${member.id}'s 1:1`);
+    }
+    assert.equal(fx.emulator.stats().byRoute.create, 597);
   });
 
   it("a new thread in the General channel, and in a named channel", async () => {

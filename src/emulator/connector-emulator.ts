@@ -13,7 +13,7 @@ import { BodyError, errorReply, pathSegments, readJsonBody, splitUrl, writeReply
 import { memberReply, pagedMembersReply } from "./roster-paging";
 import { TenantDirectory } from "./tenant-directory";
 import type {
-  ActivityUpdate, DeliveredActivity, EmulatorOptions, EmulatorStats, FaultRoute, FaultRule, KnownConversation, SeededTenant, TenantSpec,
+  ActivityUpdate, ArrivedRequest, DeliveredActivity, EmulatorOptions, EmulatorStats, FaultRoute, FaultRule, KnownConversation, SeededTenant, TenantSpec,
 } from "./types";
 
 export { DEFAULT_MEMBERS_PAGE_SIZE, MAX_MEMBERS_PAGE_SIZE, MIN_MEMBERS_PAGE_SIZE } from "./roster-paging";
@@ -70,6 +70,8 @@ export class ConnectorEmulator {
   private counters: EmulatorStats = emptyStats();
   /** When each /v3 request of a tenant arrived (all routes, throttled ones too), for rate checks. */
   private arrivalsByTenant = new Map<string, number[]>();
+  /** Every routed /v3 request in arrival order, for per-thread and per-person counts. */
+  private arrivals: ArrivedRequest[] = [];
   private inFlight = 0;
   private activitySeq = 0;
   /** Set while a `deliverAnyway` fault commits, so the delivery is flagged `faulted`. */
@@ -202,6 +204,15 @@ export class ConnectorEmulator {
     return most;
   }
 
+  /**
+   * Routed /v3 requests in arrival order (answered, throttled or faulted), optionally only those matching every
+   * given field: e.g. the creates of one person's 1:1, or the roster reads of one thread.
+   */
+  requests(filter: Partial<Pick<ArrivedRequest, "route" | "tenantId" | "limitKey" | "userId" | "conversationId">> = {}): ArrivedRequest[] {
+    const wanted = Object.entries(filter).filter(([, v]) => v !== undefined) as Array<[keyof ArrivedRequest, string]>;
+    return this.arrivals.filter((r) => wanted.every(([k, v]) => r[k] === v));
+  }
+
   stats(): EmulatorStats {
     return { ...this.counters, byRoute: { ...this.counters.byRoute }, ...this.log.counts };
   }
@@ -209,6 +220,7 @@ export class ConnectorEmulator {
   /** Forget deliveries, stats, rate-limit windows and faults; keep the seeded tenants and known conversations. */
   reset(): void {
     this.arrivalsByTenant = new Map();
+    this.arrivals = [];
     this.log.clear();
     this.counters = emptyStats();
     this.limits.clear();
@@ -267,6 +279,11 @@ export class ConnectorEmulator {
     let arrivals = this.arrivalsByTenant.get(tenantKey);
     if (!arrivals) this.arrivalsByTenant.set(tenantKey, (arrivals = []));
     arrivals.push(now);
+    this.arrivals.push({
+      at: now, route: plan.route, limitKey: plan.limitKey,
+      ...(plan.tenantId ? { tenantId: plan.tenantId } : {}), ...(plan.userId ? { userId: plan.userId } : {}),
+      ...(plan.conversationId ? { conversationId: plan.conversationId } : {}),
+    });
 
     const fault = this.faults.pick({ route: plan.route, conversationId: plan.conversationId, userId: plan.userId, tenantId: plan.tenantId });
     if (fault) {

@@ -121,6 +121,19 @@ export interface ActivityUpdate {
   activity?: Record<string, unknown>;
 }
 
+/** One routed /v3 request as the emulator's rate windows saw it arrive (see `ConnectorEmulator.requests`). */
+export interface ArrivedRequest {
+  /** Epoch ms, stamped when the request arrived. */
+  at: number;
+  route: Exclude<FaultRoute, "any">;
+  /** The key Teams' per-thread windows count it on: the thread, `create:<tenantId>:<userId>` or `create:<channelId>`. */
+  limitKey: string;
+  tenantId?: string;
+  /** The 1:1's user (send), the member of a 1:1 being created, the member read. */
+  userId?: string;
+  conversationId?: string;
+}
+
 export interface EmulatorStats {
   /** Every request on the /v3 API. */
   requests: number;

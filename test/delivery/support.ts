@@ -134,3 +134,24 @@ export class RecordingConnector implements TeamsConnector {
     return this.track("member", args[2], () => this.inner.getMember(...args));
   }
 }
+
+/** The most of `times` (epoch ms) inside any half-open window of `windowMs`, as Teams' sliding windows count. */
+export function busiestWindowOf(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let head = 0, tail = 0; head < sorted.length; head++) {
+    while (sorted[head]! - sorted[tail]! >= windowMs) tail++;
+    most = Math.max(most, head - tail + 1);
+  }
+  return most;
+}
+
+/** How many of `requests` each key accounts for. */
+export function countBy<T>(items: readonly T[], key: (item: T) => string | undefined): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) {
+    const k = key(item);
+    if (k !== undefined) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
