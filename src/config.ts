@@ -32,6 +32,8 @@ export interface HeraldConfig {
   schedulesFile?: string;
   /** Requests per second per tenant that the engine allows itself (Teams: 50). */
   tenantRatePerSecond: number;
+  /** Graph installs (installIfMissing) per second per tenant (HERALD_GRAPH_INSTALL_RATE). */
+  graphInstallsPerSecond: number;
   /** Delivery partitions (tenants hash into them; each is owned by one instance). Fixed for a store. */
   partitionCount: number;
   /** Blob lease duration for partition ownership, in seconds (15..60). */
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     defaultTimeZone,
     schedulesFile: optional(env, "HERALD_SCHEDULES_FILE"),
     tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
+    graphInstallsPerSecond: integer(env, "HERALD_GRAPH_INSTALL_RATE", 5, 1, 100),
     partitionCount: integer(env, "HERALD_PARTITIONS", DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT),
     leaseSeconds: integer(env, "HERALD_LEASE_SECONDS", 15, 15, 60),
     graph: {
