@@ -102,7 +102,8 @@ export interface CallTask extends Schedulable {
   plannedAt: number;
   /** The partition of the call's tenant: dropped when that partition is handed over. */
   partition: number;
-  run: () => Promise<void>;
+  /** Runs once admitted: its own store write first (if any), then `untilPlanned()`, then the request. */
+  run: (untilPlanned: () => Promise<void> | undefined) => Promise<void>;
   /** Settles the caller's promise when the task is dropped without running (stop). */
   abandon: (error: Error) => void;
 }
