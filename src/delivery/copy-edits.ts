@@ -29,8 +29,13 @@ export type CopyEdit = "update" | "retract";
 
 /** Copies read per store query. */
 const CHUNK = 256;
-/** Edits handed to the queue and not finished yet, per slice: enough to keep a tenant's 50/s busy at any latency. */
-const OUTSTANDING = 512;
+/**
+ * Edits marked and handed to the queue but not finished, per slice. It bounds what a crash can leave marked (the
+ * same bound as a send's "sending": the engine's 64 requests in flight) and is enough to keep a tenant's 50/s busy
+ * at any latency. The mark is written before the edit is queued, not between admission and request as a send's
+ * is: then no store write can delay (and bunch up) requests the limiter already spaced.
+ */
+const OUTSTANDING = 64;
 /** Between passes while sends of the slice are still in flight. */
 const SETTLE_MS = 200;
 /** A slice whose sends stay in flight this long is left for a later try of the work item (it stays stored). */
@@ -39,20 +44,12 @@ const SETTLE_LIMIT_MS = 120_000;
 export interface CopyEditorDeps {
   ctx: EngineContext;
   ownership: PartitionOwnership;
-  /**
-   * A call under the engine's pacing: concurrency, rate keys, fencing; rejects with AbandonedError when dropped.
-   * `before` runs once the call is admitted, before the request (the durable mark).
-   */
-  paced<T>(tenantId: string, keys: RateKey[], call: () => Promise<T>, before?: () => Promise<void>): Promise<T>;
+  /** A call under the engine's pacing: concurrency, rate keys, fencing; rejects with AbandonedError when dropped. */
+  paced<T>(tenantId: string, keys: RateKey[], call: () => Promise<T>): Promise<T>;
   /** Requests of this job's slice in flight on this instance (its sends). */
   sendsInFlight(jobId: string, partition: number): number;
   /** A newer content version exists: slices of the job being sent here switch to it for what they send next. */
   refreshContent(job: Job): void;
-}
-
-/** The copy was no longer as read when its mark was to be written: someone else changed it; leave it alone. */
-class CopyChanged extends Error {
-  override readonly name = "CopyChanged";
 }
 
 export class CopyEditor {
@@ -164,20 +161,12 @@ export class CopyEditor {
       const r = d.recipient;
       const result = (patch: DeliveryPatch) => ctx.store.jobs.updateDelivery(job.id, d.recipientKey, patch, { copy: mark });
       const what = edit === "update" ? `update to version ${job.contentVersion}` : "delete";
+      // The durable mark: only on a copy still as we read it (a check-and-set), so a retract or a new owner wins cleanly.
+      if (!(await ctx.store.jobs.updateDelivery(job.id, d.recipientKey, { copy: mark }, { status: "sent", copy: from }))) return;
       if (!r.conversationId || !d.activityId) {
-        if (await ctx.store.jobs.updateDelivery(job.id, d.recipientKey, { copy: mark }, { status: "sent", copy: from })) {
-          await result({ copy: edit === "update" ? "updateFailed" : "deleteFailed", copyReason: `${what}: no activity id was recorded for this copy` });
-        }
+        await result({ copy: edit === "update" ? "updateFailed" : "deleteFailed", copyReason: `${what}: no activity id was recorded for this copy` });
         return;
       }
-      // The durable mark, written once the request is admitted (so only requests about to leave are marked): only
-      // a copy still as we read it — a check-and-set, so a retract or a new owner wins cleanly.
-      let marked = false;
-      const markFirst = async () => {
-        if (marked) return;
-        if (!(await ctx.store.jobs.updateDelivery(job.id, d.recipientKey, { copy: mark }, { status: "sent", copy: from }))) throw new CopyChanged();
-        marked = true;
-      };
       const target = { ...r, conversationId: r.conversationId };
       const activityId = d.activityId;
       const keys = sendKeys(r.tenantId, r.conversationId);
@@ -187,9 +176,7 @@ export class CopyEditor {
         try {
           activity = ctx.render(job, r, d);
         } catch (error) {
-          if (await ctx.store.jobs.updateDelivery(job.id, d.recipientKey, { copy: mark }, { status: "sent", copy: from })) {
-            await result({ copy: "updateFailed", copyReason: `${what}: could not render the card: ${errorText(error)}` });
-          }
+          await result({ copy: "updateFailed", copyReason: `${what}: could not render the card: ${errorText(error)}` });
           return;
         }
         request = () => ctx.connector.updateActivity(target, activityId, activity);
@@ -201,14 +188,12 @@ export class CopyEditor {
       try {
         await retryPacedCall(ctx, r.tenantId, keys,
           () => this.deps.paced(r.tenantId, keys,
-            () => observeRequest(ctx.events, { operation, tenantId: r.tenantId, jobId: job.id, recipientKey: d.recipientKey, attempt: ++attempt }, request),
-            markFirst),
+            () => observeRequest(ctx.events, { operation, tenantId: r.tenantId, jobId: job.id, recipientKey: d.recipientKey, attempt: ++attempt }, request)),
           (failure) => {
             if (failure.outcome === "throttled") void ctx.store.jobs.updateJob(job.id, { throttleRetriesIncrement: 1 }).catch(() => undefined);
           });
       } catch (error) {
-        if (error instanceof CopyChanged) return; // a retract, or another owner, got there first
-        if (error instanceof AbandonedError) throw error; // a mark stays: the partition's next owner redoes it
+        if (error instanceof AbandonedError) throw error; // the mark stays: the partition's next owner redoes it
         const failure = classifyTeamsError(error);
         const missing = failure.outcome === "failed" && failure.status === 404 && failure.code === "ActivityNotFoundInConversation";
         if (missing && edit === "retract") {

@@ -102,8 +102,7 @@ export interface CallTask extends Schedulable {
   plannedAt: number;
   /** The partition of the call's tenant: dropped when that partition is handed over. */
   partition: number;
-  /** Runs once admitted: its own store write first (if any), then `untilPlanned()`, then the request. */
-  run: (untilPlanned: () => Promise<void> | undefined) => Promise<void>;
+  run: () => Promise<void>;
   /** Settles the caller's promise when the task is dropped without running (stop). */
   abandon: (error: Error) => void;
 }

@@ -73,7 +73,7 @@ export class DeliveryEngine {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 8000;
     this.editor = new CopyEditor({
       ctx: this.ctx, ownership: this.ownership,
-      paced: (tenantId, keys, call, before) => this.paced(tenantId, keys, call, before),
+      paced: (tenantId, keys, call) => this.paced(tenantId, keys, call),
       sendsInFlight: (jobId, partition) => this.active.get(`${jobId}#${partition}`)?.inFlight ?? 0,
       refreshContent: (job) => this.refreshContent(job),
     });
@@ -382,7 +382,8 @@ export class DeliveryEngine {
   private async run(task: Task): Promise<void> {
     try {
       if (task.kind === "call") {
-        await task.run(() => this.ctx.dispatch.waitFor(task.plannedAt));
+        await this.ctx.dispatch.waitFor(task.plannedAt);
+        await task.run();
       } else {
         await runDelivery(this.ctx, task);
       }
@@ -410,32 +411,12 @@ export class DeliveryEngine {
     }
   }
 
-  /**
-   * Run `call` when the tenant's budget and `keys` admit it, inside the concurrency limit. `before` (a durable mark,
-   * like a send's "sending") is written once admitted, in the dispatch lead time, so the request still leaves at
-   * its planned instant; if it throws, the call is not made.
-   */
-  private paced<T>(tenantId: string, keys: RateKey[], call: () => Promise<T>, before?: () => Promise<void>): Promise<T> {
+  /** Run `call` when the tenant's budget and `keys` admit it, inside the concurrency limit. */
+  private paced<T>(tenantId: string, keys: RateKey[], call: () => Promise<T>): Promise<T> {
     if (this.stopping) return Promise.reject(new AbandonedError("the delivery engine is stopping"));
     return new Promise<T>((resolve, reject) => {
-      const run = async (untilPlanned: () => Promise<void> | undefined) => {
-        try {
-          if (before) {
-            const started = performance.now();
-            try {
-              await before();
-            } finally {
-              this.ctx.dispatch.record(performance.now() - started);
-            }
-          }
-          await untilPlanned();
-          resolve(await call());
-        } catch (error) {
-          reject(error);
-        }
-      };
       const task: CallTask = {
-        kind: "call", plannedAt: 0, tenantId, partition: this.poller.partitionOf(tenantId), keys, notBefore: 0, run, abandon: reject,
+        kind: "call", plannedAt: 0, tenantId, partition: this.poller.partitionOf(tenantId), keys, notBefore: 0, run: () => call().then(resolve, reject), abandon: reject,
       };
       this.ctx.queue.push(task, this.ctx.dispatch.now());
       this.schedulePump();
