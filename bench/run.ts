@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (or `npx tsx bench/run.ts [part ...]`): every benchmark, one after the other, printed as JSON.
- * Parts: store-sqlite, store-azurite, install, delivery, scale. Results are recorded in docs/benchmarks.md.
+ * Parts: store-sqlite, store-azurite, install, delivery, scale, update. Results are recorded in docs/benchmarks.md.
  * Benchmarks talk to 127.0.0.1 only: the connector emulator, Azurite, SQLite on a temp file.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,6 +14,7 @@ import { benchDelivery } from "./delivery-bench";
 import { benchInstallCapture } from "./install-bench";
 import { benchScale } from "./scale-bench";
 import { benchStore } from "./store-bench";
+import { benchUpdate } from "./update-bench";
 
 const PARTS: Record<string, () => Promise<unknown>> = {
   "store-sqlite": async () => {
@@ -39,6 +40,7 @@ const PARTS: Record<string, () => Promise<unknown>> = {
   install: () => benchInstallCapture(5000, 64),
   delivery: () => benchDelivery(),
   scale: () => benchScale(),
+  update: () => benchUpdate(),
 };
 
 async function main(): Promise<void> {
