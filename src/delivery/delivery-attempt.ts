@@ -7,7 +7,7 @@ import type { DeliveryRecipient } from "../store/types";
 import { observeRequest } from "./delivery-events";
 import { installThroughGraph } from "./graph-install-step";
 import { recordSent, rememberPersonalConversation, settleFailure, settled } from "./delivery-outcome";
-import type { DeliveryTask, EngineContext } from "./engine-context";
+import { departing, type DeliveryTask, type EngineContext } from "./engine-context";
 import { errorText } from "./engine-report";
 import { sendKeys } from "./rate-keys";
 import { classifyTeamsError } from "./teams-errors";
@@ -26,6 +26,7 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
     // idempotent in Teams, so an interrupted create costs nothing.
     await timedWrite(ctx, () => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { attemptsIncrement: 1 }));
     await ctx.dispatch.waitFor(task.plannedAt);
+    departing(ctx, task);
     d.attempts++;
     task.createAttempts++;
     let conversationId: string;
@@ -68,6 +69,7 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   delete d.held;
   // Leave at the planned instant, not whenever the write happened to finish (dispatch-clock.ts).
   await ctx.dispatch.waitFor(task.plannedAt);
+  departing(ctx, task);
   task.recipientDirty = false;
   d.attempts++;
   let activityId: string | undefined;

@@ -11,7 +11,7 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { DeliveryEvents, type DeliveryObserver } from "./delivery-events";
 import { DispatchClock } from "./dispatch-clock";
 import { DispatchQueue, type Schedulable } from "./dispatch-queue";
-import { RateLimiter } from "./rate-limiter";
+import { RateLimiter, type RateKey } from "./rate-limiter";
 import { teamsPolicies, type PacingWindows } from "./rate-keys";
 import type { TeamsConnector } from "./teams-connector";
 
@@ -197,6 +197,15 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
     isStopping: engine.isStopping,
     release: engine.release,
   };
+}
+
+/**
+ * The request planned for `task.plannedAt` leaves now: when that is late (a busy event loop), the limiter counts it
+ * from now, as Teams will (rate-limiter.ts `retime`).
+ */
+export function departing(ctx: Pick<EngineContext, "clock" | "limiter">, task: { keys: readonly RateKey[]; plannedAt: number }): void {
+  const now = ctx.clock.now();
+  if (now - task.plannedAt >= 2) ctx.limiter.retime(task.keys, task.plannedAt, now);
 }
 
 export function isoNow(ctx: Pick<EngineContext, "clock">): string {

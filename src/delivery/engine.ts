@@ -29,7 +29,7 @@ import { observeRequest } from "./delivery-events";
 import { retryPacedCall } from "./delivery-outcome";
 import { prepareChunk } from "./delivery-prepare";
 import {
-  AbandonedError, createEngineContext, isoNow, RESUMED_REASON, STORE_RETRY_MS, type ActiveJob, type CallTask, type DeliveryEngineOptions,
+  AbandonedError, createEngineContext, departing, isoNow, RESUMED_REASON, STORE_RETRY_MS, type ActiveJob, type CallTask, type DeliveryEngineOptions,
   type EngineContext, type Task,
 } from "./engine-context";
 import { errorText, reportProgress, type JobProgress } from "./engine-report";
@@ -383,6 +383,7 @@ export class DeliveryEngine {
     try {
       if (task.kind === "call") {
         await this.ctx.dispatch.waitFor(task.plannedAt);
+        departing(this.ctx, task);
         await task.run();
       } else {
         await runDelivery(this.ctx, task);

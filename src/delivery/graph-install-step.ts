@@ -6,7 +6,7 @@
  * Installing is idempotent (Graph answers 409 for an app already installed, and the installer then reads the
  * existing chat), so a crash or a handover mid-install only repeats it; the delivery stays `pending` throughout.
  */
-import type { DeliveryTask, EngineContext } from "./engine-context";
+import { departing, type DeliveryTask, type EngineContext } from "./engine-context";
 import { settled } from "./delivery-outcome";
 import { sendKeys } from "./rate-keys";
 
@@ -23,6 +23,7 @@ export async function installThroughGraph(ctx: EngineContext, task: DeliveryTask
   };
   if (!ctx.installer) return settle("skipped", "unreachable: Graph install is not configured (TEAMS_APP_CATALOG_ID)");
   await ctx.dispatch.waitFor(task.plannedAt);
+  departing(ctx, task);
   let installed: { chatId: string; status: string };
   try {
     installed = await ctx.installer.ensureInstalledForUser(r.installFor!);

@@ -74,6 +74,21 @@ describe("delivery/rate-limiter", () => {
     assert.equal(times[100], 2000);
   });
 
+  it("retime: a request that left late counts from when it left, as Teams counts it on arrival", () => {
+    const limiter = new RateLimiter({ policies: { t: [{ limit: 2, ms: 1000 }] }, minMarginMs: 0, marginFraction: 0 });
+    const key = [{ policy: "t", id: "k" }];
+    limiter.take(key, 0);
+    limiter.take(key, 10);
+    assert.equal(limiter.nextAdmissible(key, 20), 1000);
+    limiter.retime(key, 0, 40); // the first one's timer fired 40 ms late
+    assert.equal(limiter.nextAdmissible(key, 20), 1010, "the window now frees when the request at 10 leaves it");
+    limiter.take(key, 1010);
+    assert.equal(limiter.nextAdmissible(key, 1010), 1040, "and the next one waits for the late one to leave the window");
+    limiter.retime(key, 12345, 20000); // unknown: nothing moves
+    limiter.retime(key, 1010, 1000); // not later: nothing moves
+    assert.equal(limiter.nextAdmissible(key, 1010), 1040);
+  });
+
   it("penalize blocks a key until the given time (Retry-After)", () => {
     const limiter = exactLimiter();
     limiter.penalize(thread("a"), 2500);
