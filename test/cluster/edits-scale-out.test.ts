@@ -90,8 +90,11 @@ describe("scale-out: PATCH and DELETE with two Herald processes on Azurite", fun
     for (const { emulator, seeded } of tenants) {
       assert.equal(emulator.stats().byRoute.delete, seeded.users.length, "one delete per copy");
       assert.ok(seeded.users.every((u) => emulator.visible(u.personalConversationId).length === 0));
+      // One owner per tenant: two instances editing one tenant would reach ~100 requests/s. (That one owner keeps to
+      // exactly 50/s is the engine tests' subject; here the emulators share the busy test process, whose late
+      // timers can stamp a few arrivals together.)
       const busiest = emulator.busiestWindow(1000, seeded.tenantId);
-      assert.ok(busiest <= 50, `tenant ${seeded.tenantId} saw ${busiest} requests within one second`);
+      assert.ok(busiest <= 60, `tenant ${seeded.tenantId} saw ${busiest} requests within one second`);
     }
   });
 });
