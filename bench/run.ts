@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (or `npx tsx bench/run.ts [part ...]`): every benchmark, one after the other, printed as JSON.
- * Parts: store-sqlite, store-azurite, install, delivery, scale, retention-sqlite, retention-azurite. Results are recorded in docs/benchmarks.md.
+ * Parts: store-sqlite, store-azurite, install, delivery, scale, retention-sqlite, retention-azurite, update. Results are recorded in docs/benchmarks.md.
  * Benchmarks talk to 127.0.0.1 only: the connector emulator, Azurite, SQLite on a temp file.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,6 +15,7 @@ import { benchInstallCapture } from "./install-bench";
 import { benchRetention } from "./retention-bench";
 import { benchScale } from "./scale-bench";
 import { benchStore } from "./store-bench";
+import { benchUpdate } from "./update-bench";
 
 const PARTS: Record<string, () => Promise<unknown>> = {
   "store-sqlite": async () => {
@@ -42,6 +43,7 @@ const PARTS: Record<string, () => Promise<unknown>> = {
   scale: () => benchScale(),
   "retention-sqlite": () => benchRetention("sqlite"),
   "retention-azurite": () => benchRetention("azure", Number(process.env.BENCH_RETENTION_PEOPLE) || 10_000),
+  update: () => benchUpdate(),
 };
 
 async function main(): Promise<void> {

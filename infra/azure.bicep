@@ -116,6 +116,9 @@ param botOAuthUrl string = ''
 @description('CallerId: botbuilder\'s Bot Framework cloud setting. Empty = the public cloud\'s (national clouds: README).')
 param botCallerId string = ''
 
+@description('HERALD_GRAPH_INSTALL_RATE: Graph installs (installIfMissing) per second per tenant. Empty = 5.')
+param graphInstallRate string = ''
+
 @description('HERALD_RETENTION_DAYS: days a finished notification and its deliveries are kept (0 = forever). Empty = 30.')
 param retentionDays string = ''
 
@@ -427,6 +430,10 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'CallerId'
           value: botCallerId
+        }
+        {
+          name: 'HERALD_GRAPH_INSTALL_RATE'
+          value: graphInstallRate
         }
         {
           name: 'HERALD_RETENTION_DAYS'

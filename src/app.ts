@@ -17,10 +17,11 @@ import { createRosterSync, rosterWorkItem } from "./bot/roster-sync";
 import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
 import { newInstanceId, openOwnership } from "./cluster/open-ownership";
 import type { PartitionOwnership } from "./cluster/ownership";
-import { renderNotificationActivity } from "./cards/notification-card";
+import { renderCopy } from "./cards/notification-card";
 import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audience";
 import type { DeliveryObserver } from "./delivery/delivery-events";
 import { DeliveryEngine, type DeliveryEngineOptions } from "./delivery/engine";
+import { NotificationChanges } from "./delivery/notification-changes";
 import { NotificationService } from "./delivery/notification-service";
 import { Retention, type RetentionOptions } from "./delivery/retention";
 import { BotFrameworkConnector } from "./delivery/teams-connector";
@@ -56,6 +57,8 @@ export interface Herald {
   ownership: PartitionOwnership;
   retention?: Retention;
   notifications: NotificationService;
+  /** Update, retract, retry and remind (recorded here; the partitions' owners do the Teams work). */
+  changes: NotificationChanges;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
@@ -81,12 +84,16 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     roster: (...page) => engine!.getPagedMembers(...page),
     member: (...member) => engine!.getMember(...member),
   }, logger);
+  const installer = overrides.installer ?? graphInstaller(config, logger);
   engine = new DeliveryEngine({
     store,
     connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
-    render: renderNotificationActivity,
+    render: renderCopy,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
+    defaultTimeZone: config.defaultTimeZone,
+    installer,
+    graphInstallsPerSecond: config.graphInstallsPerSecond,
     observers: [...instruments.deliveryObservers, ...(overrides.observers ?? [])],
     ownership,
     workHandlers: { roster: rosterSync },
@@ -110,7 +117,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   const audiences = new AudienceResolver({
     store,
     teamChannels,
-    installer: overrides.installer ?? graphInstaller(config, logger),
+    canInstall: installer !== undefined,
     defaultTenantId: config.graph.tenantId || config.botTenantId || undefined,
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
@@ -118,11 +125,13 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   const notifications = new NotificationService({
     store, audiences, engine, partitionCount: ownership.partitionCount, allowedTenants: config.allowedTenants,
   });
+  const changes = new NotificationChanges({ store, engine, partitionCount: ownership.partitionCount });
 
   const server = createServer({
     logger,
     store,
     notifications,
+    changes,
     engine,
     ownership,
     apiKey: config.apiKey,
@@ -149,6 +158,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     ownership,
     retention,
     notifications,
+    changes,
     async start() {
       await running.start();
       retention?.start();

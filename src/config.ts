@@ -44,6 +44,7 @@ export const ENVIRONMENT = {
   HERALD_DEFAULT_TIMEZONE: PARAMETER,
   HERALD_SCHEDULES_FILE: PARAMETER,
   HERALD_TENANT_RATE: PARAMETER,
+  HERALD_GRAPH_INSTALL_RATE: PARAMETER,
   HERALD_GRAPH_TENANT_ID: PARAMETER,
   HERALD_GRAPH_CLIENT_ID: PARAMETER,
   HERALD_GRAPH_CLIENT_SECRET: PARAMETER,
@@ -89,6 +90,8 @@ export interface HeraldConfig {
   schedulesFile?: string;
   /** Requests per second per tenant that the engine allows itself (Teams: 50). */
   tenantRatePerSecond: number;
+  /** Graph installs (installIfMissing) per second per tenant (HERALD_GRAPH_INSTALL_RATE). */
+  graphInstallsPerSecond: number;
   /** Delivery partitions (tenants hash into them; each is owned by one instance). Fixed for a store. */
   partitionCount: number;
   /** Blob lease duration for partition ownership, in seconds (15..60). */
@@ -218,6 +221,7 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     defaultTimeZone,
     schedulesFile: optional(env, "HERALD_SCHEDULES_FILE"),
     tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
+    graphInstallsPerSecond: integer(env, "HERALD_GRAPH_INSTALL_RATE", 5, 1, 100),
     partitionCount: integer(env, "HERALD_PARTITIONS", DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT),
     leaseSeconds: integer(env, "HERALD_LEASE_SECONDS", 15, 15, 60),
     retentionDays: integer(env, "HERALD_RETENTION_DAYS", 30, 0, 3650),

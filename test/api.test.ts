@@ -185,6 +185,16 @@ describe("HTTP API contract", () => {
     assert.equal(res.body.openapi, "3.1.0");
     assert.ok(res.body.paths["/api/notifications"].post);
     assert.ok(res.body.components.schemas.NotificationRequest.properties.audience);
+    // Notifications after sending (issue 11): every route and field is described.
+    const paths = res.body.paths;
+    assert.ok(paths["/api/notifications/{id}"].patch && paths["/api/notifications/{id}"].delete);
+    assert.ok(paths["/api/notifications/{id}/retry"].post && paths["/api/notifications/{id}/remind"].post);
+    assert.deepEqual(paths["/api/notifications/{id}/deliveries"].get.parameters.map((p: { name: string }) => p.name), ["id", "status", "acknowledged", "held", "limit", "cursor"]);
+    const schemas = res.body.components.schemas;
+    assert.deepEqual(Object.keys(schemas.NotificationRequest.properties.deliverWithin.properties), ["start", "end", "days"]);
+    assert.ok(schemas.NotificationRequest.properties.acknowledge);
+    assert.deepEqual(Object.keys(schemas.NotificationUpdate.properties), ["title", "text", "url", "card"]);
+    assert.ok(schemas.Notification.properties.update && schemas.Notification.properties.retract && schemas.Notification.properties.counts.properties.acknowledged);
   });
 });
 

@@ -16,7 +16,7 @@ import type { DeliveryRecipient, Job } from "../src/store/types";
 
 const job = (content: Partial<Job["content"]> = {}): Job => ({
   id: "3b0c6a4e-1111-4222-8333-444455556666", status: "running", audience: { kind: "all" }, category: "policies", triggeredBy: "HR system",
-  createdAt: "2026-03-10T08:00:00.000Z", updatedAt: "2026-03-10T08:00:00.000Z", total: 1, throttleRetries: 0, slices: [],
+  createdAt: "2026-03-10T08:00:00.000Z", updatedAt: "2026-03-10T08:00:00.000Z", total: 1, throttleRetries: 0, slices: [], contentVersion: 1,
   content: { title: "New travel policy", text: "Read it before booking.", url: "https://hr.example.com/travel", acknowledge: true, ...content },
 });
 const recipient: DeliveryRecipient = { tenantId: "t", serviceUrl: "https://smba.example/", conversationId: "a:1", userId: "29:1" };

@@ -7,6 +7,13 @@ import { readJsonBody } from "./json-body";
 import type { Caller } from "./auth";
 import { CallerRateLimit } from "./caller-rate-limit";
 import { pageParams, type RouteHandler } from "./route";
+
+function booleanParam(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw badRequest(name, "must be true or false");
+}
 import { assertAudienceTenants } from "./tenant-policy";
 
 const DELIVERY_STATUSES = ["pending", "sending", "sent", "failed", "gone", "skipped", "cancelled"] as const;
@@ -50,7 +57,7 @@ export function registerNotificationRoutes(
   server.get("/api/notifications", handle(async (req, res) => {
     const { limit, cursor } = pageParams(req, 50, 200);
     const page = await store.jobs.listJobs(limit, cursor);
-    const items = await Promise.all(page.items.map(async (job) => toReport(job, await store.jobs.counts(job.id))));
+    const items = await Promise.all(page.items.map(async (job) => toReport(job, await store.jobs.counts(job.id), await store.jobs.copyCounts(job.id))));
     sendJson(res, 200, { items, ...(page.cursor ? { cursor: page.cursor } : {}) });
   }));
 
@@ -68,7 +75,13 @@ export function registerNotificationRoutes(
     if (status !== undefined && !DELIVERY_STATUSES.includes(status as never)) {
       throw badRequest("status", `must be one of ${DELIVERY_STATUSES.join(", ")}`);
     }
-    const page = await store.jobs.listDeliveries(id, limit, cursor, status as (typeof DELIVERY_STATUSES)[number] | undefined);
+    const acknowledged = booleanParam(req.query?.acknowledged, "acknowledged");
+    const held = booleanParam(req.query?.held, "held");
+    // "Who has not acknowledged" means people who got it: delivered, unless a status is asked for.
+    const statusFilter = (status ?? (acknowledged === false ? "sent" : undefined)) as (typeof DELIVERY_STATUSES)[number] | undefined;
+    const filter = acknowledged === undefined && held === undefined ? undefined
+      : { ...(acknowledged !== undefined ? { acknowledged } : {}), ...(held !== undefined ? { held } : {}) };
+    const page = await store.jobs.listDeliveries(id, limit, cursor, statusFilter, filter);
     const items = page.items.map((d) => ({
       recipientKey: d.recipientKey,
       status: d.status,
@@ -78,6 +91,12 @@ export function registerNotificationRoutes(
       ...(d.activityId ? { activityId: d.activityId } : {}),
       conversationId: d.recipient.conversationId ?? null,
       tenantId: d.recipient.tenantId,
+      ...(d.recipient.name ? { name: d.recipient.name } : {}),
+      ...(d.held && d.notBefore !== undefined ? { held: true, dueAt: new Date(d.notBefore).toISOString() } : {}),
+      ...(d.contentVersion !== undefined ? { contentVersion: d.contentVersion } : {}),
+      ...(d.copy ? { copy: d.copy } : {}),
+      ...(d.copyReason ? { copyReason: d.copyReason } : {}),
+      ...(d.acknowledgedAt ? { acknowledgedAt: d.acknowledgedAt, acknowledgedBy: d.acknowledgedBy ?? null } : {}),
       updatedAt: d.updatedAt,
     }));
     sendJson(res, 200, { items, ...(page.cursor ? { cursor: page.cursor } : {}) });

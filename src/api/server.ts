@@ -6,6 +6,8 @@ import restify, { type Request, type Response, type Server } from "restify";
 import type { Logger } from "../logger";
 import type { HeraldStore } from "../store/types";
 import type { NotificationService } from "../delivery/notification-service";
+import type { NotificationChanges } from "../delivery/notification-changes";
+import { registerNotificationChangeRoutes } from "./notification-changes-routes";
 import { createApiAuth, type EntraValidate } from "./auth";
 import type { NamedApiKey } from "../config";
 import { sendJson } from "./errors";
@@ -22,6 +24,8 @@ export interface ServerDeps {
   logger: Logger;
   store: HeraldStore;
   notifications: NotificationService;
+  /** Update, retract, retry, remind. */
+  changes: NotificationChanges;
   engine: { readonly isStarted: boolean };
   ownership: PartitionOwnership;
   apiKey?: string;
@@ -62,6 +66,7 @@ export function createServer(deps: ServerDeps): Server {
   const keys = deps.apiKeys ?? (deps.apiKey ? [{ name: "default", key: deps.apiKey }] : []);
   const handle = createRouteHandler(createApiAuth({ keys, entra: deps.entra }), deps.logger);
   registerNotificationRoutes(server, handle, deps);
+  registerNotificationChangeRoutes(server, handle, deps);
   registerTargetRoutes(server, handle, deps);
   server.get("/api/cluster", handle(async (_req, res) => sendJson(res, 200, await deps.ownership.cluster())));
   registerPeopleRoutes(server, handle, deps);

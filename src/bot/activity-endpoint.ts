@@ -82,8 +82,9 @@ function parseActivity(body: unknown): Activity {
 }
 
 /**
- * An invoke is answered with the bot's invoke response. Herald handles no invokes (its cards use Action.Submit):
- * botbuilder then answers 501, which is the caller's unsupported request, not Herald failing — so 400.
+ * An invoke is answered with the bot's invoke response (for the Acknowledge button, the card refreshed for the
+ * person who pressed it). For an invoke Herald does not handle botbuilder answers 501, which is the caller's
+ * unsupported request, not Herald failing — so 400.
  */
 function answer(res: Response, activity: Activity, invoke: { status: number; body?: unknown } | undefined, logger: Logger): void {
   if (!invoke) {

@@ -4,10 +4,13 @@
  * reference lacks (kind, team, who installed it, time zone, the members) and talks to people: a welcome on
  * install, `help`, and `stop` / `start` for opting out.
  */
-import { TeamsActivityHandler, TeamsInfo, type Activity, type TurnContext } from "botbuilder";
+import {
+  TeamsActivityHandler, TeamsInfo, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext,
+} from "botbuilder";
 import type { Logger } from "../logger";
 import type { HeraldStore, MemberInput, TargetKind } from "../store/types";
 import { targetKey } from "../store/types";
+import { answerAcknowledge } from "./acknowledge-invoke";
 import { targetFromActivity, tenantOf } from "./activity-info";
 import { describeCategory, parseCommand } from "./commands";
 import { memberFromAccount } from "./member-record";
@@ -71,6 +74,13 @@ export class HeraldBot extends TeamsActivityHandler {
       await this.handleMessage(context);
       await next();
     });
+  }
+
+  /** Action.Execute: the Acknowledge button. Anything else is not Herald's (botbuilder answers 501, the endpoint 400). */
+  protected override async onAdaptiveCardInvoke(context: TurnContext, value: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    const answer = await answerAcknowledge(this.store, context.activity as Activity, value, this.logger);
+    if (answer) return answer;
+    return super.onAdaptiveCardInvoke(context, value);
   }
 
   /** Records (or refreshes, and reactivates when gone) the conversation this activity came from. */

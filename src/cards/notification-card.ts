@@ -7,7 +7,7 @@
  * function, so they differ only where they must.
  */
 import { CardFactory, type Activity } from "botbuilder";
-import type { DeliveryRecipient, Job } from "../store/types";
+import type { Delivery, DeliveryRecipient, Job } from "../store/types";
 import { acknowledgeAction, acknowledgedBlock, type Acknowledgement } from "./acknowledge";
 import { renderTemplate, type AdaptiveCard } from "./render";
 
@@ -88,6 +88,21 @@ export function renderReminderActivity(job: Job, recipient: DeliveryRecipient): 
 /** The person's copy as it reads once they acknowledged (for an update of that copy). */
 export function renderAcknowledgedActivity(job: Job, recipient: DeliveryRecipient, acknowledgement: Acknowledgement): Partial<Activity> {
   return cardActivity(job.content.title, buildNotificationCard(job, recipient, { acknowledged: acknowledgement }));
+}
+
+/**
+ * What the engine sends for one copy — as first sent, and again when the copy is updated in place: a reminder
+ * job's copies are reminders, and a person who already acknowledged keeps seeing that (an update must not bring
+ * the Acknowledge button back).
+ */
+export function renderCopy(job: Job, recipient: DeliveryRecipient, delivery?: Pick<Delivery, "acknowledgedAt" | "acknowledgedBy">): Partial<Activity> {
+  const reminder = job.kind === "reminder";
+  const acknowledged = delivery?.acknowledgedAt
+    ? { at: delivery.acknowledgedAt, by: delivery.acknowledgedBy ?? "someone", ...(recipient.timeZone ? { timeZone: recipient.timeZone } : {}) }
+    : undefined;
+  if (!reminder && !acknowledged) return renderNotificationActivity(job, recipient);
+  const summary = `${reminder ? REMINDER_PREFIX : ""}${job.content.title}`;
+  return cardActivity(summary, buildNotificationCard(job, recipient, { reminder, ...(acknowledged ? { acknowledged } : {}) }));
 }
 
 function cardActivity(summary: string, card: AdaptiveCard): Partial<Activity> {

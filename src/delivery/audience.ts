@@ -23,7 +23,8 @@ export interface AudienceDeps {
   store: HeraldStore;
   /** Channel ids of a team, to reject an unknown channel with a 400 (optional). */
   teamChannels?: (team: Target) => Promise<string[]>;
-  installer?: PersonalChatInstaller;
+  /** Whether Graph installs are configured: the installing itself happens in the job, on the partition owner. */
+  canInstall: boolean;
   /** Tenant to assume for Graph installs when the request names none. */
   defaultTenantId?: string;
   /** Teams' global service URL, used for a chat created through Graph when no other is known. */
@@ -129,6 +130,7 @@ export class AudienceResolver {
 
   private async fromUsers(users: UserRefInput[], tenantId: string | undefined, installIfMissing: boolean): Promise<DeliveryInput[]> {
     const deliveries: DeliveryInput[] = [];
+    const serviceUrls = new Map<string, string>();
     for (const ref of users) {
       const member = await this.deps.store.members.find(ref as UserRef, tenantId);
       if (member) {
@@ -138,38 +140,43 @@ export class AudienceResolver {
       const label = describeRef(ref);
       const graphName = "aadObjectId" in ref ? ref.aadObjectId : "upn" in ref ? ref.upn : undefined;
       const tenant = tenantId ?? this.deps.defaultTenantId;
-      if (installIfMissing && this.deps.installer && graphName && tenant) {
-        deliveries.push(await this.installAndAddress(graphName, tenant, ref));
+      if (installIfMissing && this.deps.canInstall && graphName && tenant) {
+        // Installed in the job, by the partition's owner, paced; the request only records who to install for.
+        deliveries.push(await this.toInstall(graphName, tenant, ref, serviceUrls));
         continue;
       }
-      const why = installIfMissing && !this.deps.installer
-        ? "Graph install is not configured (TEAMS_APP_CATALOG_ID)"
-        : "Herald has never seen this user; install Herald for them or set installIfMissing";
       deliveries.push({
         recipientKey: `unknown:${tenant ?? "?"}:${label}`,
         recipient: { tenantId: tenant ?? "", serviceUrl: this.deps.defaultServiceUrl, ...("aadObjectId" in ref ? { aadObjectId: ref.aadObjectId } : {}) },
         status: "skipped",
-        reason: `unreachable: ${why}`,
+        reason: `unreachable: ${this.whyUnreachable(ref, installIfMissing, tenant)}`,
       });
     }
     return deliveries;
   }
 
-  private async installAndAddress(user: string, tenantId: string, ref: UserRefInput): Promise<DeliveryInput> {
-    const recipientKey = `graph:${tenantId}:${user.toLowerCase()}`;
-    // Service URLs are regional; a conversation already known in the tenant tells which region serves it.
-    const known = (await this.deps.store.targets.list({ tenantId, status: "active" }, 1)).items[0];
-    const recipient: DeliveryRecipient = {
-      tenantId,
-      serviceUrl: known?.serviceUrl ?? this.deps.defaultServiceUrl,
-      ...("aadObjectId" in ref ? { aadObjectId: ref.aadObjectId } : {}),
-    };
-    try {
-      const { chatId } = await this.deps.installer!.ensureInstalledForUser(user);
-      return { recipientKey, recipient: { ...recipient, conversationId: chatId } };
-    } catch (error) {
-      return { recipientKey, recipient, status: "skipped", reason: `unreachable: Graph install failed: ${(error as Error).message}` };
+  private whyUnreachable(ref: UserRefInput, installIfMissing: boolean, tenant: string | undefined): string {
+    if (!installIfMissing) return "Herald has never seen this user; install Herald for them or set installIfMissing";
+    if (!this.deps.canInstall) return "Graph install is not configured (TEAMS_APP_CATALOG_ID)";
+    if ("userId" in ref) {
+      return `Herald has never seen Teams user ${ref.userId}, and installing Herald through Graph needs the person's Entra object id ` +
+        "or UPN, which a Teams user id does not give: name them by {\"aadObjectId\"} or {\"upn\"}";
     }
+    if (!tenant) return "installing Herald through Graph needs the tenant: give audience.tenantId (or set HERALD_GRAPH_TENANT_ID)";
+    return "Herald has never seen this user";
+  }
+
+  private async toInstall(user: string, tenantId: string, ref: UserRefInput, serviceUrls: Map<string, string>): Promise<DeliveryInput> {
+    // Service URLs are regional; a conversation already known in the tenant tells which region serves it.
+    let serviceUrl = serviceUrls.get(tenantId);
+    if (!serviceUrl) {
+      const known = (await this.deps.store.targets.list({ tenantId, status: "active" }, 1)).items[0];
+      serviceUrls.set(tenantId, (serviceUrl = known?.serviceUrl ?? this.deps.defaultServiceUrl));
+    }
+    const recipient: DeliveryRecipient = {
+      tenantId, serviceUrl, installFor: user, ...("aadObjectId" in ref ? { aadObjectId: ref.aadObjectId } : {}),
+    };
+    return { recipientKey: `graph:${tenantId}:${user.toLowerCase()}`, recipient };
   }
 }
 
@@ -187,7 +194,17 @@ export function recipientOfTarget(target: Target): DeliveryRecipient {
   };
 }
 
+/** A person's 1:1; skipped with the reason when Teams said their 1:1 chat with Herald is gone (blocked, uninstalled). */
 function personalDelivery(member: Member, teamName?: string): DeliveryInput {
+  const delivery = personalRecipient(member, teamName);
+  if (!member.personalChatGone) return delivery;
+  return {
+    ...delivery, status: "skipped",
+    reason: `gone: ${member.personalChatGone} (their 1:1 chat with Herald is gone; installing Herald again or messaging it clears this)`,
+  };
+}
+
+function personalRecipient(member: Member, teamName?: string): DeliveryInput {
   return {
     recipientKey: `user:${member.tenantId}:${member.userId}`,
     recipient: {

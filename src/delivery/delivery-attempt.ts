@@ -1,9 +1,13 @@
-/** One run of a delivery task: create the 1:1 it needs, or make the send (or channel thread) it is queued for. */
+/**
+ * One run of a delivery task: install Herald for the person through Graph, create the 1:1 it needs, or make the
+ * send (or channel thread) it is queued for.
+ */
 import type { Activity } from "botbuilder";
 import type { DeliveryRecipient } from "../store/types";
 import { observeRequest } from "./delivery-events";
+import { installThroughGraph } from "./graph-install-step";
 import { recordSent, rememberPersonalConversation, settleFailure, settled } from "./delivery-outcome";
-import type { DeliveryTask, EngineContext } from "./engine-context";
+import { departing, type DeliveryTask, type EngineContext } from "./engine-context";
 import { errorText } from "./engine-report";
 import { sendKeys } from "./rate-keys";
 import { classifyTeamsError } from "./teams-errors";
@@ -14,12 +18,15 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   const jobId = aj.job.id;
   if (aj.cancelled) return ctx.release(aj, 1);
 
+  if (task.phase === "install") return installThroughGraph(ctx, task);
+
   if (task.phase === "create") {
     const r = d.recipient;
     // The create is an attempt too (bounded like one), but the delivery stays "pending": creating a 1:1 is
     // idempotent in Teams, so an interrupted create costs nothing.
     await timedWrite(ctx, () => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { attemptsIncrement: 1 }));
     await ctx.dispatch.waitFor(task.plannedAt);
+    departing(ctx, task);
     d.attempts++;
     task.createAttempts++;
     let conversationId: string;
@@ -41,8 +48,10 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   }
 
   let activity: Partial<Activity>;
+  // The content this copy goes out with: an update (PATCH) arriving while it is in flight finds it by this version.
+  const job = aj.job;
   try {
-    activity = ctx.render(aj.job, d.recipient);
+    activity = ctx.render(job, d.recipient);
   } catch (err) {
     const reason = `could not render the card: ${errorText(err)}`;
     await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { status: "failed", reason });
@@ -53,11 +62,14 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   // Record the attempt before making it: a crash from here until "sent" is stored is the duplicate window.
   // Only a delivery still "pending" may be sent: a cancel (on any instance) or a new owner wins the check-and-set.
   const marked = await timedWrite(ctx, () => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, {
-    status: "sending", attemptsIncrement: 1, ...(task.recipientDirty ? { recipient: d.recipient } : {}),
+    status: "sending", attemptsIncrement: 1, contentVersion: job.contentVersion, ...(task.recipientDirty ? { recipient: d.recipient } : {}),
+    ...(d.held ? { held: false } : {}),
   }, "pending"));
   if (!marked) return ctx.release(aj, 1);
+  delete d.held;
   // Leave at the planned instant, not whenever the write happened to finish (dispatch-clock.ts).
   await ctx.dispatch.waitFor(task.plannedAt);
+  departing(ctx, task);
   task.recipientDirty = false;
   d.attempts++;
   let activityId: string | undefined;

@@ -10,7 +10,7 @@ import { classifyTeamsError } from "./teams-errors";
 
 /** One Bot Connector request the engine made (or tried to make). */
 export interface RequestEvent {
-  operation: "send" | "createConversation" | "createThread" | "getMembers";
+  operation: "send" | "createConversation" | "createThread" | "getMembers" | "updateActivity" | "deleteActivity";
   tenantId: string;
   jobId?: string;
   recipientKey?: string;

@@ -7,7 +7,7 @@ import { backoffDelayMs } from "./backoff";
 import { isoNow, RESUMED_REASON, type DeliveryTask, type EngineContext } from "./engine-context";
 import type { RateKey } from "./rate-limiter";
 import { tenantKey } from "./rate-keys";
-import { classifyTeamsError, describeFailure, type TeamsFailure } from "./teams-errors";
+import { classifyTeamsError, describeFailure, type TeamsFailure, type TeamsGoneReason } from "./teams-errors";
 
 type DeliveryPatch = Parameters<HeraldStore["jobs"]["updateDelivery"]>[2];
 
@@ -82,7 +82,7 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
     case "gone": {
       await update({ status: "gone", reason: failure.reason });
       settled(ctx, task, { status: "gone", reason: failure.reason });
-      if (d.recipient.targetKey) await ctx.store.targets.markGone(d.recipient.targetKey, failure.reason, isoNow(ctx));
+      await pruneGone(ctx, d.recipient, failure.reason);
       ctx.log.info({ jobId, recipientKey: d.recipientKey, reason: failure.reason }, "target gone; pruned");
       return ctx.release(aj, 1);
     }
@@ -93,6 +93,18 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
       return ctx.release(aj, 1);
     }
   }
+}
+
+/**
+ * Teams says this conversation is gone: whatever audience the delivery came from, remember it, so no later audience
+ * spends the tenant's budget on it again — the target it came from (or the personal target of that conversation,
+ * when Herald has one), and for a person the member record (teamMembers and users audiences read that).
+ */
+export async function pruneGone(ctx: Pick<EngineContext, "store" | "clock">, r: DeliveryRecipient, reason: TeamsGoneReason): Promise<void> {
+  const at = isoNow(ctx);
+  const key = r.targetKey ?? (r.conversationId && !r.newThreadInChannel ? targetKey(r.tenantId, r.conversationId) : undefined);
+  if (key) await ctx.store.targets.markGone(key, reason, at);
+  if (r.userId) await ctx.store.members.markPersonalChatGone(r.tenantId, r.userId, reason, at);
 }
 
 async function retryLater(ctx: EngineContext, task: DeliveryTask, notBefore: number, patch: { throttledIncrement?: number; reason: string }): Promise<void> {
@@ -118,7 +130,9 @@ async function retryLater(ctx: EngineContext, task: DeliveryTask, notBefore: num
  * Run a paced call that is not a delivery (a roster page), retrying 429 and transient failures like deliveries
  * are retried, but waiting in place instead of going back to the queue.
  */
-export async function retryPacedCall<T>(ctx: EngineContext, tenantId: string, keys: RateKey[], pacedCall: () => Promise<T>): Promise<T> {
+export async function retryPacedCall<T>(
+  ctx: EngineContext, tenantId: string, keys: RateKey[], pacedCall: () => Promise<T>, onRetry?: (failure: TeamsFailure) => void,
+): Promise<T> {
   for (let attempt = 1, throttled = 0; ; attempt++) {
     try {
       return await pacedCall();
@@ -129,8 +143,10 @@ export async function retryPacedCall<T>(ctx: EngineContext, tenantId: string, ke
         const wait = failure.retryAfterMs ?? backoffDelayMs(throttled, ctx.backoff, ctx.random);
         penalizeThrottled(ctx, keys[0], tenantId, now + wait);
         attempt--;
+        onRetry?.(failure);
         await sleep(wait);
       } else if (failure.outcome === "transient" && attempt < ctx.maxAttempts) {
+        onRetry?.(failure);
         await sleep(backoffDelayMs(attempt, ctx.backoff, ctx.random));
       } else {
         throw err;

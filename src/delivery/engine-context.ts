@@ -6,11 +6,12 @@ import type { Activity } from "botbuilder";
 import type { PartitionOwnership } from "../cluster/ownership";
 import type { Logger } from "../logger";
 import type { Delivery, DeliveryRecipient, HeraldStore, Job, SeqRange, WorkItem } from "../store/types";
+import type { PersonalChatInstaller } from "./audience";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { DeliveryEvents, type DeliveryObserver } from "./delivery-events";
 import { DispatchClock } from "./dispatch-clock";
 import { DispatchQueue, type Schedulable } from "./dispatch-queue";
-import { RateLimiter } from "./rate-limiter";
+import { RateLimiter, type RateKey } from "./rate-limiter";
 import { teamsPolicies, type PacingWindows } from "./rate-keys";
 import type { TeamsConnector } from "./teams-connector";
 
@@ -18,9 +19,16 @@ import type { TeamsConnector } from "./teams-connector";
 export interface DeliveryEngineOptions {
   store: HeraldStore;
   connector: TeamsConnector;
-  render: (job: Job, recipient: DeliveryRecipient) => Partial<Activity>;
+  /** The message one recipient gets; `delivery` is given for a copy being updated (e.g. to keep "Acknowledged"). */
+  render: (job: Job, recipient: DeliveryRecipient, delivery?: Delivery) => Partial<Activity>;
   logger: Logger;
   clock?: { now(): number };
+  /** Working hours of a recipient whose time zone Teams never reported are read in this zone. Default UTC. */
+  defaultTimeZone?: string;
+  /** Installs Herald for people through Microsoft Graph (installIfMissing), on the partition owner, paced. */
+  installer?: PersonalChatInstaller;
+  /** Graph installs per second per tenant (each is a few Graph requests). Default 5. */
+  graphInstallsPerSecond?: number;
   /** Global Bot Connector requests per second per tenant. Default 50. */
   perTenantPerSecond?: number;
   /**
@@ -61,6 +69,11 @@ export interface DeliveryEngineOptions {
   workHandlers?: Partial<Record<Exclude<WorkItem["kind"], "job">, (item: WorkItem) => Promise<void>>>;
 }
 
+/** A queued call dropped without running: its partition was handed over, or the engine stopped. Nothing was sent. */
+export class AbandonedError extends Error {
+  override readonly name = "AbandonedError";
+}
+
 
 /** Set on deliveries that were "sending" when the previous process stopped. */
 export const RESUMED_REASON = "an attempt was in flight when Herald stopped; sending again (the recipient may get it twice)";
@@ -68,7 +81,7 @@ export const RESUMED_REASON = "an attempt was in flight when Herald stopped; sen
 /** Wait before retrying a failed store read or write. */
 export const STORE_RETRY_MS = 1000;
 
-export type Phase = "create" | "send" | "thread";
+export type Phase = "install" | "create" | "send" | "thread";
 
 export interface DeliveryTask extends Schedulable {
   kind: "delivery";
@@ -112,6 +125,8 @@ export interface ActiveJob {
   claiming: boolean;
   finishing: boolean;
   cancelled: boolean;
+  /** The earliest time a delivery held for working hours is due (seen by this pass of claims). */
+  heldUntil?: number;
   /** Tasks of this job queued or in flight. */
   buffered: number;
   inFlight: number;
@@ -124,6 +139,8 @@ export interface EngineContext {
   store: HeraldStore;
   connector: TeamsConnector;
   render: DeliveryEngineOptions["render"];
+  installer?: PersonalChatInstaller;
+  defaultTimeZone: string;
   log: Logger;
   clock: { now(): number };
   limiter: RateLimiter;
@@ -151,7 +168,7 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
   const timeScale = options.timeScale ?? 1;
   const claimChunk = Math.max(1, options.claimChunk ?? 256);
   const limiter = new RateLimiter({
-    policies: teamsPolicies(options.perTenantPerSecond ?? 50, timeScale, options.windows),
+    policies: teamsPolicies(options.perTenantPerSecond ?? 50, timeScale, options.windows, options.graphInstallsPerSecond),
     aimd: { recoverStepMs: 1000 * timeScale },
     sweepEveryMs: 60_000 * timeScale,
   });
@@ -159,6 +176,8 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
     store: options.store,
     connector: options.connector,
     render: options.render,
+    installer: options.installer,
+    defaultTimeZone: options.defaultTimeZone ?? "UTC",
     log: options.logger,
     clock: options.clock ?? { now: () => Date.now() },
     limiter,
@@ -178,6 +197,15 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
     isStopping: engine.isStopping,
     release: engine.release,
   };
+}
+
+/**
+ * The request planned for `task.plannedAt` leaves now: when that is late (a busy event loop), the limiter counts it
+ * from now, as Teams will (rate-limiter.ts `retime`).
+ */
+export function departing(ctx: Pick<EngineContext, "clock" | "limiter">, task: { keys: readonly RateKey[]; plannedAt: number }): void {
+  const now = ctx.clock.now();
+  if (now - task.plannedAt >= 2) ctx.limiter.retime(task.keys, task.plannedAt, now);
 }
 
 export function isoNow(ctx: Pick<EngineContext, "clock">): string {

@@ -23,12 +23,14 @@ import { DEFAULT_PARTITION_COUNT } from "../cluster/partitions";
 import type { OwnershipListener, PartitionOwnership } from "../cluster/ownership";
 import { SoleOwnership } from "../cluster/sole-ownership";
 import type { Job } from "../store/types";
+import { CopyEditor } from "./copy-edits";
 import { runDelivery } from "./delivery-attempt";
 import { observeRequest } from "./delivery-events";
 import { retryPacedCall } from "./delivery-outcome";
 import { prepareChunk } from "./delivery-prepare";
 import {
-  createEngineContext, isoNow, RESUMED_REASON, STORE_RETRY_MS, type ActiveJob, type CallTask, type DeliveryEngineOptions, type EngineContext, type Task,
+  AbandonedError, createEngineContext, departing, isoNow, RESUMED_REASON, STORE_RETRY_MS, type ActiveJob, type CallTask, type DeliveryEngineOptions,
+  type EngineContext, type Task,
 } from "./engine-context";
 import { errorText, reportProgress, type JobProgress } from "./engine-report";
 import { cancelJob, finishJobIfDone } from "./job-finish";
@@ -43,6 +45,7 @@ export class DeliveryEngine {
   private readonly ctx: EngineContext;
   readonly ownership: PartitionOwnership;
   private readonly poller: WorkPoller;
+  private readonly editor: CopyEditor;
   private readonly rate = new RequestRate();
   private readonly stopTimeoutMs: number;
 
@@ -68,13 +71,20 @@ export class DeliveryEngine {
     this.ctx = createEngineContext({ ...options, observers }, { isStopping: () => this.stopping, release: (aj, count) => this.release(aj, count) });
     this.ownership = options.ownership ?? new SoleOwnership("local", DEFAULT_PARTITION_COUNT);
     this.stopTimeoutMs = options.stopTimeoutMs ?? 8000;
+    this.editor = new CopyEditor({
+      ctx: this.ctx, ownership: this.ownership,
+      paced: (tenantId, keys, call) => this.paced(tenantId, keys, call),
+      sendsInFlight: (jobId, partition) => this.active.get(`${jobId}#${partition}`)?.inFlight ?? 0,
+      refreshContent: (job) => this.refreshContent(job),
+    });
     this.poller = new WorkPoller({
       store: this.ctx.store, ownership: this.ownership, log: this.ctx.log, pollMs: options.workPollMs ?? 500, janitorMs: options.janitorMs ?? 30_000,
-      handlers: options.workHandlers ?? {},
+      handlers: { update: this.editor.handler("update"), retract: this.editor.handler("retract"), ...options.workHandlers },
       activeSlices: () => [...this.active.values()],
       activate: (jobId, partition) => this.activateSlice(jobId, partition),
       closedElsewhere: (aj) => this.closedElsewhere(aj),
       finishJob: (jobId) => this.finishJob(jobId),
+      now: () => this.ctx.clock.now(),
     });
   }
 
@@ -139,12 +149,13 @@ export class DeliveryEngine {
     await this.poller.stop();
     for (const aj of this.active.values()) this.dropQueued(aj);
     for (const task of this.ctx.queue.removeWhere(() => true)) {
-      if (task.kind === "call") task.abandon(new Error("the delivery engine stopped"));
+      if (task.kind === "call") task.abandon(new AbandonedError("the delivery engine stopped"));
     }
     const deadline = Date.now() + this.stopTimeoutMs;
     await new Promise<void>((resolve) => {
       const check = () => {
-        const busy = this.inFlight > 0 || [...this.active.values()].some((a) => a.claiming || a.finishing) || this.activating.size > 0 || this.waking > 0;
+        const busy = this.inFlight > 0 || [...this.active.values()].some((a) => a.claiming || a.finishing) || this.activating.size > 0 || this.waking > 0 ||
+          this.editor.inProgress() > 0;
         if (!busy) return resolve();
         if (Date.now() >= deadline) {
           this.ctx.log.warn({ inFlight: this.inFlight }, "stopping with requests still in flight; the next owner sends them again");
@@ -214,7 +225,7 @@ export class DeliveryEngine {
           this.dropQueued(aj);
         }
         this.abandonCalls(partition);
-        await Promise.all(slices.map((aj) => this.drained(aj)));
+        await Promise.all([...slices.map((aj) => this.drained(aj)), this.editor.settled(partition)]);
         for (const aj of slices) this.deactivate(aj);
       },
       lost: (partition) => {
@@ -231,7 +242,7 @@ export class DeliveryEngine {
   /** Paced calls (roster reads) of a partition we no longer own: their work item stays for the next owner. */
   private abandonCalls(partition: number): void {
     for (const task of this.ctx.queue.removeWhere((t) => t.kind === "call" && t.partition === partition)) {
-      if (task.kind === "call") task.abandon(new Error(`partition ${partition} was handed over`));
+      if (task.kind === "call") task.abandon(new AbandonedError(`partition ${partition} was handed over`));
     }
   }
 
@@ -334,6 +345,10 @@ export class DeliveryEngine {
         void this.maybeFinish(next.job);
         continue;
       }
+      if (next.kind === "call" && this.started && !this.ownership.owns(next.partition)) {
+        next.abandon(new AbandonedError(`partition ${next.partition} is no longer owned here`));
+        continue;
+      }
       this.ctx.limiter.take(next.keys, now);
       next.plannedAt = now;
       this.inFlight++;
@@ -368,6 +383,7 @@ export class DeliveryEngine {
     try {
       if (task.kind === "call") {
         await this.ctx.dispatch.waitFor(task.plannedAt);
+        departing(this.ctx, task);
         await task.run();
       } else {
         await runDelivery(this.ctx, task);
@@ -398,7 +414,7 @@ export class DeliveryEngine {
 
   /** Run `call` when the tenant's budget and `keys` admit it, inside the concurrency limit. */
   private paced<T>(tenantId: string, keys: RateKey[], call: () => Promise<T>): Promise<T> {
-    if (this.stopping) return Promise.reject(new Error("the delivery engine is stopping"));
+    if (this.stopping) return Promise.reject(new AbandonedError("the delivery engine is stopping"));
     return new Promise<T>((resolve, reject) => {
       const task: CallTask = {
         kind: "call", plannedAt: 0, tenantId, partition: this.poller.partitionOf(tenantId), keys, notBefore: 0, run: () => call().then(resolve, reject), abandon: reject,
@@ -424,21 +440,30 @@ export class DeliveryEngine {
     if (this.active.get(aj.key) !== aj) return;
     aj.finishing = true;
     try {
-      const left = await this.ctx.store.jobs.listDeliveriesByStatus(aj.job.id, ["pending", "sending"], 1, aj.range.from - 1, aj.range.to);
+      const jobs = this.ctx.store.jobs;
+      const notHeld = aj.job.deliverWithin ? { held: false } : undefined;
+      const left = await jobs.listDeliveriesByStatus(aj.job.id, ["pending", "sending"], 1, aj.range.from - 1, aj.range.to, notHeld);
       if (aj.cancelled || aj.stopped) {
         aj.finishing = false; // cancel() or the handover cleans up
         return;
       }
       if (left.length > 0) {
         // Left in the store but not in memory (a bookkeeping write failed): pick them up again from the start.
-        await this.ctx.store.jobs.transitionAll(aj.job.id, "sending", "pending", RESUMED_REASON, aj.range);
-        aj.cursor = aj.range.from - 1;
-        aj.exhausted = false;
-        aj.finishing = false;
-        setTimeout(() => void this.claim(aj), left[0]!.status === "sending" ? STORE_RETRY_MS : 0).unref();
+        await jobs.transitionAll(aj.job.id, "sending", "pending", RESUMED_REASON, aj.range);
+        this.restartClaims(aj, left[0]!.status === "sending" ? STORE_RETRY_MS : 0);
         return;
       }
+      if (notHeld) {
+        const [held] = await jobs.listDeliveriesByStatus(aj.job.id, ["pending"], 1, aj.range.from - 1, aj.range.to, { held: true });
+        if (held) return await this.sleepUntilDue(aj, aj.heldUntil ?? held.notBefore ?? this.ctx.clock.now());
+      }
       await this.ctx.store.work.remove(aj.partition, "job", aj.job.id);
+      // A retry that re-queued deliveries just before the removal re-put the item first: put it back for it.
+      if ((await jobs.listDeliveriesByStatus(aj.job.id, ["pending"], 1, aj.range.from - 1, aj.range.to)).length > 0) {
+        await this.ctx.store.work.put({ partition: aj.partition, kind: "job", id: aj.job.id, data: {} });
+        this.restartClaims(aj, 0);
+        return;
+      }
       this.ctx.log.info({ jobId: aj.job.id, partition: aj.partition, seconds: Math.round((this.ctx.clock.now() - aj.startedAt) / 100) / 10 }, "delivery slice finished");
       await this.finishJob(aj.job.id);
       this.deactivate(aj);
@@ -446,6 +471,32 @@ export class DeliveryEngine {
       this.ctx.log.error({ jobId: aj.job.id, err: errorText(err) }, "could not finish delivery slice; retrying");
       aj.finishing = false;
       setTimeout(() => void this.maybeFinish(aj), STORE_RETRY_MS).unref();
+    }
+  }
+
+  private restartClaims(aj: ActiveJob, delayMs: number): void {
+    aj.cursor = aj.range.from - 1;
+    aj.exhausted = false;
+    aj.heldUntil = undefined;
+    aj.finishing = false;
+    setTimeout(() => void this.claim(aj), delayMs).unref();
+  }
+
+  /**
+   * Every delivery left in the slice is held for working hours: nothing stays in memory. The slice's work item
+   * says when the earliest is due (durable: a restart or a new owner waits for it too), and the poller starts the
+   * slice again then.
+   */
+  private async sleepUntilDue(aj: ActiveJob, dueAt: number): Promise<void> {
+    await this.ctx.store.work.put({ partition: aj.partition, kind: "job", id: aj.job.id, data: { notBefore: dueAt } });
+    this.ctx.log.info({ jobId: aj.job.id, partition: aj.partition, until: new Date(dueAt).toISOString() }, "delivery slice waiting for working hours");
+    this.deactivate(aj);
+  }
+
+  /** The job's content changed (an update): its slices here send the new content from now on. */
+  private refreshContent(job: Job): void {
+    for (const aj of this.active.values()) {
+      if (aj.job.id === job.id && aj.job.contentVersion < job.contentVersion) aj.job = job;
     }
   }
 
@@ -496,7 +547,8 @@ export class DeliveryEngine {
   }
 
   private isIdle(): boolean {
-    return this.active.size === 0 && this.activating.size === 0 && this.waking === 0 && this.inFlight === 0 && this.ctx.queue.size === 0 && this.poller.isIdle();
+    return this.active.size === 0 && this.activating.size === 0 && this.waking === 0 && this.inFlight === 0 && this.ctx.queue.size === 0 &&
+      this.poller.isIdle() && this.editor.inProgress() === 0;
   }
 
   private checkIdle(): void {

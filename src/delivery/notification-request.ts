@@ -34,6 +34,20 @@ export const audienceSchema = z.discriminatedUnion("kind", [
 ], { error: "audience.kind must be one of all, installations, teamMembers, channelThread, users, conversations" });
 
 export type Audience = z.infer<typeof audienceSchema>;
+
+const WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+const clock = (name: string) => z.string({ error: `${name} must be a string "HH:MM"` })
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, `${name} must be a 24-hour time "HH:MM", e.g. "09:00"`);
+
+/** Working hours, read in each recipient's own time zone. */
+export const deliveryWindowSchema = z.object({
+  start: clock("start"),
+  end: clock("end"),
+  days: z.array(z.enum(WEEKDAY_NAMES, { error: `days must be among ${WEEKDAY_NAMES.join(", ")}` }), { error: "days must be a list of weekdays" })
+    .min(1, "days must name at least one weekday")
+    .refine((days) => new Set(days).size === days.length, "days names a weekday twice"),
+}, { error: "deliverWithin must be an object {start, end, days}" }).strict()
+  .refine((w) => w.start < w.end, { message: "end must be after start (a window cannot cross midnight)", path: ["end"] });
 export type UserRefInput = z.infer<typeof userRefSchema>;
 
 export const notificationRequestSchema = z.object({
@@ -55,9 +69,25 @@ export const notificationRequestSchema = z.object({
   /** An Acknowledge button on the card; who pressed it is counted and listed, and `remind` reaches the others. */
   acknowledge: z.boolean({ error: "acknowledge must be a boolean" })
     .describe("Adds an Acknowledge button to the card; the report counts who acknowledged").optional(),
+  /** Hold each delivery until the recipient's working hours, in their own time zone. */
+  deliverWithin: deliveryWindowSchema
+    .describe("Working hours in each recipient's own time zone (else HERALD_DEFAULT_TIMEZONE); outside them a delivery is held until the window opens").optional(),
 }).strict();
 
 export type NotificationRequest = z.infer<typeof notificationRequestSchema>;
+
+/** PATCH /api/notifications/{id}: new content for every copy (absent fields keep theirs; null removes url or card). */
+export const notificationUpdateSchema = z.object({
+  title: nonEmpty("title", 300).optional(),
+  text: nonEmpty("text", 20_000).optional(),
+  url: z.url({ error: "url must be an absolute http(s) URL (or null to remove it)", protocol: /^https?$/ }).max(2048).nullable().optional(),
+  card: z.object({
+    template: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "card.template must be a template name such as \"notification\""),
+    data: z.record(z.string(), z.unknown(), { error: "card.data must be an object" }),
+  }).strict().nullable().optional(),
+}).strict().refine((u) => Object.keys(u).length > 0, "give at least one of title, text, url, card");
+
+export type NotificationUpdate = z.infer<typeof notificationUpdateSchema>;
 
 /** Limits who a scheduled "09:00 in each recipient's local time" run reaches: one time-zone group. */
 export interface TimeZoneFilter {

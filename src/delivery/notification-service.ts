@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { groupByPartition } from "../cluster/partitions";
 import { isKnownTemplate, listTemplates } from "../cards/render";
-import type { DeliveryCounts, DeliveryInput, HeraldStore, Job } from "../store/types";
+import type { CopyCounts, DeliveryCounts, DeliveryInput, DeliveryWindow, HeraldStore, Job } from "../store/types";
 import type { AudienceResolver } from "./audience";
 import { AudienceError } from "./audience";
 import type { NotificationRequest, TriggerMeta } from "./notification-request";
@@ -14,6 +14,8 @@ import type { NotificationRequest, TriggerMeta } from "./notification-request";
 export interface EngineControl {
   wake(jobId: string): void;
   cancel(jobId: string): Promise<unknown>;
+  /** Work items were stored: the owner (if it is this instance) looks now instead of at its next poll. */
+  poke(): void;
 }
 
 export class RequestError extends Error {
@@ -36,8 +38,18 @@ export interface NotificationReport {
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
-  counts: Omit<DeliveryCounts, "sending"> & { throttleRetries: number };
+  counts: Omit<DeliveryCounts, "sending"> & { throttleRetries: number; acknowledged: number; held: number };
   error?: string;
+  /** "reminder" for a reminder of `parentId`. */
+  kind?: "reminder";
+  parentId?: string;
+  acknowledge?: boolean;
+  deliverWithin?: DeliveryWindow;
+  contentVersion: number;
+  /** After PATCH: delivered copies showing `version` (updated), still to update, and those that could not be. */
+  update?: { version: number; updated: number; pending: number; failed: number };
+  /** After DELETE: delivered copies deleted, still to delete, and those that could not be. */
+  retract?: { retractedAt: string; deleted: number; pending: number; failed: number };
 }
 
 export class NotificationService {
@@ -78,6 +90,7 @@ export class NotificationService {
       category: request.category ?? "general",
       triggeredBy: request.source ?? meta.triggeredBy,
       ...(meta.createdBy ? { createdBy: meta.createdBy } : {}),
+      ...(request.deliverWithin ? { deliverWithin: request.deliverWithin } : {}),
       createdAt: now,
       slices: grouped.slices,
     }, grouped.deliveries);
@@ -88,7 +101,8 @@ export class NotificationService {
   async report(id: string): Promise<NotificationReport | undefined> {
     const job = await this.deps.store.jobs.getJob(id);
     if (!job) return undefined;
-    return toReport(job, await this.deps.store.jobs.counts(id));
+    const [counts, copies] = await Promise.all([this.deps.store.jobs.counts(id), this.deps.store.jobs.copyCounts(id)]);
+    return toReport(job, counts, copies);
   }
 
   async cancel(id: string): Promise<NotificationReport | undefined> {
@@ -107,8 +121,13 @@ function skipOutsideTenants(deliveries: DeliveryInput[], allowedTenants: readonl
     : { ...d, status: "skipped" as const, reason: `tenant ${d.recipient.tenantId} is not in HERALD_ALLOWED_TENANTS` }));
 }
 
-export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
+export function toReport(job: Job, counts: DeliveryCounts, copies?: CopyCounts): NotificationReport {
   const { sending, ...rest } = counts;
+  const copy = (state: keyof CopyCounts["copies"]) => copies?.copies[state] ?? 0;
+  const updated = copies?.versions[String(job.contentVersion)] ?? 0;
+  const updateFailed = copy("updateFailed") + copy("gone");
+  const deleted = copy("deleted");
+  const deleteFailed = copy("deleteFailed") + copy("gone");
   return {
     id: job.id,
     status: job.status,
@@ -122,7 +141,18 @@ export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
     // In-flight deliveries are still pending from the caller's point of view.
-    counts: { ...rest, pending: rest.pending + sending, throttleRetries: job.throttleRetries },
+    counts: { ...rest, pending: rest.pending + sending, throttleRetries: job.throttleRetries, acknowledged: copies?.acknowledged ?? 0, held: copies?.held ?? 0 },
     ...(job.error ? { error: job.error } : {}),
+    ...(job.kind ? { kind: job.kind } : {}),
+    ...(job.parentId ? { parentId: job.parentId } : {}),
+    ...(job.content.acknowledge ? { acknowledge: true } : {}),
+    ...(job.deliverWithin ? { deliverWithin: job.deliverWithin } : {}),
+    contentVersion: job.contentVersion,
+    ...(job.contentVersion > 1 && copies ? {
+      update: { version: job.contentVersion, updated, pending: Math.max(0, counts.sent - updated - updateFailed - deleted), failed: updateFailed },
+    } : {}),
+    ...(job.retractedAt && copies ? {
+      retract: { retractedAt: job.retractedAt, deleted, pending: Math.max(0, counts.sent - deleted - deleteFailed), failed: deleteFailed },
+    } : {}),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { TEAMS_MEMBERS_WINDOWS, TEAMS_SEND_WINDOWS, scaleWindows, type RateKey, type RateWindow } from "./rate-limiter";
 
-export type RatePolicyName = "thread" | "create" | "members" | "tenant";
+export type RatePolicyName = "thread" | "create" | "members" | "tenant" | "graph";
 
 export function baseThreadId(conversationId: string): string {
   const i = conversationId.indexOf(";messageid=");
@@ -37,6 +37,19 @@ export function membersKeys(tenantId: string, conversationId: string): RateKey[]
   return [{ policy: "members", id: baseThreadId(conversationId) }, tenantKey(tenantId)];
 }
 
+/**
+ * Installing Herald for a person through Microsoft Graph: Graph's budget, not the Bot Connector's, so the tenant's
+ * 50/s is not spent on it (and the task runs in its own dispatch lane, `graphLane`).
+ */
+export function graphKeys(tenantId: string): RateKey[] {
+  return [{ policy: "graph", id: tenantId }];
+}
+
+/** The dispatch lane of a tenant's Graph installs (lanes wait on their tenant's Bot Connector budget). */
+export function graphLane(tenantId: string): string {
+  return `graph:${tenantId}`;
+}
+
 const SPACING_BURST = 4;
 
 export interface PacingWindows {
@@ -46,8 +59,13 @@ export interface PacingWindows {
 }
 
 /** Teams' documented policies, every window multiplied by `timeScale`; tenant = `perTenantPerSecond` per (scaled) second. */
-export function teamsPolicies(perTenantPerSecond: number, timeScale = 1, windows?: Partial<PacingWindows>): Record<RatePolicyName, RateWindow[]> {
+export function teamsPolicies(
+  perTenantPerSecond: number, timeScale = 1, windows?: Partial<PacingWindows>, graphInstallsPerSecond = 5,
+): Record<RatePolicyName, RateWindow[]> {
   return {
+    // Each install is a few Graph requests (install, find it, read its chat); Teams' Graph APIs allow tens per second
+    // per app per tenant, so a handful of installs per second leaves room for everything else the app does in Graph.
+    graph: [{ limit: Math.max(1, graphInstallsPerSecond), ms: 1000 * timeScale }],
     thread: windows?.thread ?? scaleWindows(TEAMS_SEND_WINDOWS, timeScale),
     create: windows?.create ?? scaleWindows(TEAMS_SEND_WINDOWS, timeScale),
     members: windows?.members ?? scaleWindows(TEAMS_MEMBERS_WINDOWS, timeScale),

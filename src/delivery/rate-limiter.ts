@@ -112,6 +112,28 @@ export class RateLimiter {
     if (now - this.lastSweep >= this.sweepEveryMs) this.sweep(now);
   }
 
+  /**
+   * A request taken at `planned` actually left at `actual` (later: a timer fired late on a busy machine). Teams counts
+   * it when it arrives, so the windows must too: otherwise a late first request of a window and an on-time last one
+   * reach Teams within one window, one too many.
+   */
+  retime(keys: readonly RateKey[], planned: number, actual: number): void {
+    if (!(actual > planned)) return;
+    for (const key of keys) {
+      const state = this.keys.get(this.id(key));
+      if (!state) continue;
+      const times = state.times;
+      let i = times.lastIndexOf(planned);
+      if (i < state.head) continue;
+      // Move it forward, keeping the deque sorted.
+      while (i + 1 < times.length && times[i + 1]! <= actual) {
+        times[i] = times[i + 1]!;
+        i++;
+      }
+      times[i] = actual;
+    }
+  }
+
   /** Teams said 429 on this key: admit nothing on it before `untilMs`. */
   penalize(key: RateKey, untilMs: number): void {
     const state = this.state(key);

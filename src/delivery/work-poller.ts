@@ -14,7 +14,7 @@ import type { PartitionOwnership } from "../cluster/ownership";
 import { partitionOf } from "../cluster/partitions";
 import type { Logger } from "../logger";
 import type { HeraldStore, WorkItem } from "../store/types";
-import type { ActiveJob } from "./engine-context";
+import { AbandonedError, type ActiveJob } from "./engine-context";
 import { errorText } from "./engine-report";
 
 /** A work item whose job never appeared (its writer died while creating it) is dropped after this long. */
@@ -35,6 +35,8 @@ export interface WorkPollerDeps {
   activate(jobId: string, partition: number): Promise<void>;
   closedElsewhere(aj: ActiveJob): Promise<void>;
   finishJob(jobId: string): Promise<void>;
+  /** The engine's clock (a slice held for working hours sleeps until its work item's `notBefore`). */
+  now(): number;
 }
 
 export class WorkPoller {
@@ -127,6 +129,8 @@ export class WorkPoller {
 
   private async startSlice(item: WorkItem): Promise<void> {
     if (this.deps.activeSlices().some((aj) => aj.key === `${item.id}#${item.partition}`)) return;
+    const notBefore = item.data.notBefore;
+    if (typeof notBefore === "number" && notBefore > this.deps.now()) return; // every delivery left is held until then
     await this.deps.activate(item.id, item.partition);
     if (Date.now() - Date.parse(item.createdAt) > ORPHAN_ITEM_MS && !(await this.deps.store.jobs.getJob(item.id))) {
       this.deps.log.warn({ jobId: item.id, partition: item.partition }, "dropping a work item whose job was never written");
@@ -135,17 +139,23 @@ export class WorkPoller {
   }
 
   private runHandler(item: WorkItem): void {
-    const key = `${item.kind}:${item.id}`;
+    const key = `${item.partition}:${item.kind}:${item.id}`;
     const handler = item.kind === "job" ? undefined : this.deps.handlers[item.kind];
     const failed = this.failures.get(key);
     if (!handler || this.running.has(key) || (failed && Date.now() < failed.notBefore)) return;
-    const remove = () => this.deps.store.work.remove(item.partition, item.kind, item.id).then(() => undefined);
+    // Only the item this run was for: one replaced meanwhile (a newer update of the same job) stays for the next run.
+    const remove = () => this.deps.store.work.removeIfUnchanged(item).then(() => undefined);
     const run = handler(item)
       .then(() => {
         this.failures.delete(key);
         return remove();
       })
       .catch(async (err) => {
+        if (err instanceof AbandonedError) {
+          // The partition was handed over (or the engine stops): the item stays for whoever owns it next.
+          this.deps.log.info({ kind: item.kind, id: item.id, partition: item.partition, reason: err.message }, "work item left for the partition's next owner");
+          return;
+        }
         const count = (failed?.count ?? 0) + 1;
         if (count >= MAX_HANDLER_FAILURES) {
           this.failures.delete(key);

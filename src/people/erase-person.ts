@@ -131,6 +131,8 @@ async function scrub(store: HeraldStore, delivery: Delivery, person: Person, rep
   await store.jobs.updateDelivery(delivery.jobId, delivery.recipientKey, {
     recipient,
     ...(pending ? { status: "cancelled", reason: "the recipient's data was erased" } : reasonNamesThem ? { reason: "(erased)" } : {}),
+    // Who acknowledged is their display name; that it was acknowledged (and when) stays, like the counts.
+    ...(delivery.acknowledgedBy ? { acknowledgedBy: "(erased)" } : {}),
   });
   report.deliveriesScrubbed++;
   if (pending) report.deliveriesCancelled++;

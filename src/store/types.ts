@@ -109,10 +109,16 @@ export interface Member {
   /** The user's 1:1 conversation with Herald, once known (install, or created by the engine). */
   personalConversationId?: string;
   timeZone?: string;
+  /**
+   * Teams said the person's 1:1 chat with Herald is gone (they blocked or uninstalled Herald): audiences that reach
+   * people (teamMembers, users) skip them until they install Herald or message it again (which clears this).
+   */
+  personalChatGone?: GoneReason;
+  personalChatGoneAt?: string;
   updatedAt: string;
 }
 
-export type MemberInput = Omit<Member, "updatedAt">;
+export type MemberInput = Omit<Member, "updatedAt" | "personalChatGone" | "personalChatGoneAt">;
 
 /** How a caller names a person. */
 export type UserRef = { aadObjectId: string } | { upn: string } | { userId: string };
@@ -130,8 +136,14 @@ export interface MemberStore {
   /** Members of a team/group chat, stable order by userId. */
   listBySource(sourceKey: string, limit: number, cursor?: string): Promise<Page<Member>>;
   countBySource(sourceKey: string): Promise<number>;
-  /** Remember the 1:1 conversation id created for a user so it is created once and reused. */
+  /** Remember the 1:1 conversation id created for a user so it is created once and reused (clears a gone mark). */
   setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void>;
+  /**
+   * Teams answered that the person's 1:1 chat is gone: remember it on the person, so people-audiences skip them.
+   * Cleared by any later upsert that carries a personalConversationId (a new install, a message) and by
+   * setPersonalConversation. False when the person is unknown.
+   */
+  markPersonalChatGone(tenantId: string, userId: string, reason: GoneReason, at?: string): Promise<boolean>;
   /**
    * Erasure: forget the person — their row and their lookups by aadObjectId, upn and userId. Callers remove the
    * person's memberships first (removeMembership per team / chat); a backend may also remove any left over.
@@ -144,6 +156,27 @@ export interface MemberStore {
 
 export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancelled";
 export type DeliveryStatus = "pending" | "sending" | "sent" | "failed" | "gone" | "skipped" | "cancelled";
+
+/**
+ * Working hours: a delivery is sent only while the recipient's window is open in their own time zone (the zone
+ * Teams reported for them, else HERALD_DEFAULT_TIMEZONE); outside it, it is held until the next opening.
+ */
+export interface DeliveryWindow {
+  /** "HH:MM", 24-hour, local to the recipient. */
+  start: string;
+  /** "HH:MM", after `start` (a window does not cross midnight). */
+  end: string;
+  days: Weekday[];
+}
+
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+
+/**
+ * What happened to a delivered copy (a `sent` delivery's message in Teams) after it was sent. Absent: unchanged
+ * since it was posted or last updated. "updating"/"deleting" are the durable marks written before the request
+ * (a crash leaves them; the next owner redoes that request — the only possible double update).
+ */
+export type CopyState = "updating" | "deleting" | "deleted" | "updateFailed" | "deleteFailed" | "gone";
 
 export interface NotificationContent {
   title: string;
@@ -188,6 +221,15 @@ export interface Job {
   error?: string;
   /** One per delivery partition the audience touches, in seq order. Empty for a job without deliveries. */
   slices: JobSlice[];
+  /** Bumped by every update of `content` (PATCH); delivered copies showing an older version are updated in place. */
+  contentVersion: number;
+  /** "reminder": sent again to those who had not acknowledged `parentId`. Absent: a notification. */
+  kind?: "reminder";
+  parentId?: string;
+  /** Working hours of the recipients (each in their own zone). */
+  deliverWithin?: DeliveryWindow;
+  /** Set when the notification was retracted: pending deliveries cancelled, delivered copies deleted. */
+  retractedAt?: string;
 }
 
 /**
@@ -209,6 +251,17 @@ export interface Delivery {
   reason?: string;
   /** Epoch ms before which it must not be retried. */
   notBefore?: number;
+  /** Pending and held for the recipient's working hours until `notBefore` (deliverWithin). */
+  held?: boolean;
+  /** The content version the delivered copy shows (recorded when it is sent, and by each update in place). */
+  contentVersion?: number;
+  /** What happened to the delivered copy since (update, retract); absent while unchanged. */
+  copy?: CopyState;
+  /** Why the last update or delete of the copy failed, or what it did ("updated twice: …"). */
+  copyReason?: string;
+  /** When and by whom (display name) the Acknowledge button was pressed. */
+  acknowledgedAt?: string;
+  acknowledgedBy?: string;
   updatedAt: string;
 }
 
@@ -225,6 +278,8 @@ export interface DeliveryRecipient {
   teamId?: string;
   /** Target key this delivery came from, when it came from one (for pruning). */
   targetKey?: string;
+  /** Install Herald for this person through Microsoft Graph (Entra object id or UPN) before sending (installIfMissing). */
+  installFor?: string;
   timeZone?: string;
   name?: string;
 }
@@ -251,11 +306,53 @@ export interface DeliveryPatch {
   notBefore?: number | null;
   /** Also update the recipient (e.g. the conversation id of a newly created 1:1). */
   recipient?: DeliveryRecipient;
+  held?: boolean;
+  contentVersion?: number;
+  /** null: the copy is unchanged again (live). */
+  copy?: CopyState | null;
+  copyReason?: string | null;
+  acknowledgedAt?: string;
+  acknowledgedBy?: string;
 }
 
-export type NewJob = Omit<Job, "total" | "throttleRetries" | "updatedAt" | "slices"> & { slices?: JobSlice[] };
+/** A conditional write: only while the delivery matches (status and, when given, its copy state; null = unchanged). */
+export interface DeliveryExpectation {
+  status?: DeliveryStatus;
+  copy?: CopyState | null;
+}
 
-export type JobPatch = Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number };
+/** Narrows a listing of deliveries (AND of what is given). */
+export interface DeliveryFilter {
+  /** Copies showing a content version below this (a copy without a version shows version 1). */
+  contentVersionBelow?: number;
+  /** Copies in one of these states (null = unchanged). */
+  copy?: ReadonlyArray<CopyState | null>;
+  acknowledged?: boolean;
+  held?: boolean;
+}
+
+/** Counts beyond statuses, kept like them (a point-read affair in every backend, never a scan of a big job). */
+export interface CopyCounts {
+  /** Deliveries whose recipient pressed Acknowledge. */
+  acknowledged: number;
+  /** Pending deliveries held for the recipients' working hours. */
+  held: number;
+  /** Sent deliveries by the content version their copy shows ("1", "2", …). */
+  versions: Record<string, number>;
+  /** Sent deliveries by what happened to their copy since (absent: unchanged). */
+  copies: Partial<Record<CopyState, number>>;
+}
+
+export type NewJob = Omit<Job, "total" | "throttleRetries" | "updatedAt" | "slices" | "contentVersion"> & { slices?: JobSlice[]; contentVersion?: number };
+
+export type JobPatch = Partial<Pick<Job, "status" | "startedAt" | "retractedAt">> & {
+  throttleRetriesIncrement?: number;
+  /** null clears it (a finished job running again: retry). */
+  finishedAt?: string | null;
+  error?: string | null;
+  /** New content; the store bumps `contentVersion` by one in the same write. */
+  content?: NotificationContent;
+};
 
 /** A seq range [from, to) within a job. */
 export interface SeqRange {
@@ -283,22 +380,25 @@ export interface JobStore {
    * is still running, so a cancel is never overwritten). True when the job exists and was changed.
    */
   updateJob(id: string, patch: JobPatch, onlyIf?: JobStatus[]): Promise<boolean>;
-  /** Deliveries with the given statuses in `seq` order, starting after `afterSeq`, before `beforeSeq` when given. */
-  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]>;
-  /** All deliveries (optionally by status), paged, in seq order — for the report endpoint. */
-  listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>>;
+  /**
+   * Deliveries with the given statuses in `seq` order, starting after `afterSeq`, before `beforeSeq` when given,
+   * narrowed by `filter` (up to `limit` matching ones).
+   */
+  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number, filter?: DeliveryFilter): Promise<Delivery[]>;
+  /** All deliveries (optionally by status and filter), paged, in seq order — for the report endpoint. */
+  listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus, filter?: DeliveryFilter): Promise<Page<Delivery>>;
   getDelivery(jobId: string, recipientKey: string): Promise<Delivery | undefined>;
   /**
    * Apply the patch. With `expect`, only while the delivery is in that status (an atomic check-and-set: the
    * engine marks "sending" only a delivery still "pending", so a cancel or another owner wins cleanly). True
    * when the delivery exists and was changed.
    */
-  updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean>;
+  updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus | DeliveryExpectation): Promise<boolean>;
   /**
    * Move every delivery in one status to another (cancel: pending → cancelled), within `range` when given.
-   * Returns how many moved.
+   * `resetAttempts` starts their attempt and throttle counts again (a retry of failed deliveries). Returns how many moved.
    */
-  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number>;
+  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange, options?: { resetAttempts?: boolean }): Promise<number>;
   counts(jobId: string): Promise<DeliveryCounts>;
   /** Retention: finished jobs (completed, failed, cancelled) that finished before `before` (ISO), at most `limit`. */
   listFinishedBefore(before: string, limit: number): Promise<Job[]>;
@@ -306,6 +406,8 @@ export interface JobStore {
   purgeDeliveries(jobId: string, batch: number): Promise<number>;
   /** Retention: remove a finished job once its deliveries are gone (its idempotency key is free again). */
   removeJob(jobId: string): Promise<boolean>;
+  /** Acknowledged, held, and delivered copies by version and state: counted like `counts`, never by a scan. */
+  copyCounts(jobId: string): Promise<CopyCounts>;
 }
 
 // ------------------------------------------------------------------------------------------------- work
@@ -317,7 +419,12 @@ export interface JobStore {
  */
 export interface WorkItem {
   partition: number;
-  kind: "job" | "roster";
+  /**
+   * "job": send a job's slice (data.notBefore: not before then — every pending delivery is held for working hours);
+   * "roster": read a conversation's members; "update": bring a job's delivered copies to its content version;
+   * "retract": delete a job's delivered copies.
+   */
+  kind: "job" | "roster" | "update" | "retract";
   /** Unique within (partition, kind): the job id, the conversation id. */
   id: string;
   data: Record<string, unknown>;
@@ -331,6 +438,11 @@ export interface WorkStore {
   list(partitions?: readonly number[]): Promise<WorkItem[]>;
   /** True when something was removed. */
   remove(partition: number, kind: WorkItem["kind"], id: string): Promise<boolean>;
+  /**
+   * Remove the item only if it is still the one given (same createdAt and data): a handler that finished never
+   * removes an item that was replaced while it ran (a newer update of the same job). True when removed.
+   */
+  removeIfUnchanged(item: WorkItem): Promise<boolean>;
 }
 
 // ------------------------------------------------------------------------------------------ preferences

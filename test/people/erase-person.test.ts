@@ -49,6 +49,7 @@ async function seed(store: HeraldStore) {
   const all = job({ kind: "all" });
   await store.jobs.createJob(all, [targets.person, targets.colleague, targets.team].map((t) => ({ recipientKey: t.key, recipient: recipientOfTarget(t) })));
   for (const t of [targets.person, targets.colleague, targets.team]) await store.jobs.updateDelivery(all.id, t.key, { status: "sent", activityId: "1", attemptsIncrement: 1 });
+  await store.jobs.updateDelivery(all.id, targets.person.key, { acknowledgedAt: "2026-03-10T13:02:00.000Z", acknowledgedBy: person.name });
   const members = job({ kind: "teamMembers", teamId: "team" });
   await store.jobs.createJob(members, [userDelivery(person), userDelivery(colleague)]); // both still pending
   const named = job({ kind: "users", users: [{ upn: person.upn }] });
@@ -114,6 +115,8 @@ function describeErasure(name: string, open: () => Promise<HeraldStore>, close: 
       assert.deepEqual(countsAfter.map((c) => c.total), countsBefore.map((c) => c.total));
       assert.deepEqual(countsAfter[0], countsBefore[0]);
       assert.deepEqual(countsAfter[1], { ...countsBefore[1]!, pending: countsBefore[1]!.pending - 1, cancelled: countsBefore[1]!.cancelled + 1 });
+      assert.equal(mine(all).acknowledgedAt, "2026-03-10T13:02:00.000Z", "that they acknowledged stays, not who they are");
+      assert.equal((await store.jobs.copyCounts(s.jobs.all.id)).acknowledged, 1);
 
       // Nothing readable through the store still carries their ids, name or address — except the delivery
       // rows' keys, which are the exactly-once ledger's identity and stay (see the README).

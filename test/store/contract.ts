@@ -895,6 +895,156 @@ export function describeStoreContract(
       });
     });
 
+    describe("notifications that live after sending (issue 11): versions, copies, acknowledgements, holds", function () {
+      it("a job starts at content version 1; new content bumps it; kind, parent, window and retraction persist; finishedAt and error can be cleared", async function () {
+        const parent = jobInput();
+        await store.jobs.createJob(parent, []);
+        assert.equal((await store.jobs.getJob(parent.id))?.contentVersion, 1);
+        const window = { start: "09:00", end: "17:00", days: ["mon", "tue"] as Array<"mon" | "tue"> };
+        const reminder = jobInput({ status: "running", kind: "reminder", parentId: parent.id, deliverWithin: window });
+        await store.jobs.createJob(reminder, deliveryInputs(randomUUID(), 1));
+        const stored = (await store.jobs.getJob(reminder.id))!;
+        assert.deepEqual({ kind: stored.kind, parentId: stored.parentId, deliverWithin: stored.deliverWithin, v: stored.contentVersion },
+          { kind: "reminder", parentId: parent.id, deliverWithin: window, v: 1 });
+
+        const content = { title: "Resolved", text: "All systems normal.", acknowledge: true };
+        assert.equal(await store.jobs.updateJob(reminder.id, { content }, ["running"]), true);
+        assert.equal(await store.jobs.updateJob(reminder.id, { content: { ...content, text: "Really normal." } }), true);
+        let job = (await store.jobs.getJob(reminder.id))!;
+        assert.equal(job.contentVersion, 3);
+        assert.deepEqual(stripUndefined(job.content), { ...content, text: "Really normal." });
+        assert.equal(await store.jobs.updateJob(reminder.id, { content }, ["cancelled"]), false, "onlyIf guards the content too");
+        assert.equal((await store.jobs.getJob(reminder.id))?.contentVersion, 3);
+
+        await store.jobs.updateJob(reminder.id, { status: "failed", finishedAt: "2026-01-01T00:00:00.000Z", error: "no delivery succeeded" });
+        await store.jobs.updateJob(reminder.id, { status: "running", finishedAt: null, error: null, retractedAt: "2026-01-02T00:00:00.000Z" });
+        job = (await store.jobs.getJob(reminder.id))!;
+        assert.equal(job.finishedAt, undefined);
+        assert.equal(job.error, undefined);
+        assert.equal(job.retractedAt, "2026-01-02T00:00:00.000Z");
+        assert.equal(job.status, "running");
+      });
+
+      it("records a copy's version, state, acknowledgement and hold; copyCounts follow every change", async function () {
+        const ds = deliveryInputs(randomUUID(), 6);
+        const input = jobInput();
+        await store.jobs.createJob(input, ds);
+        const [a, b, c, d, e] = ds.map((x) => x.recipientKey);
+        assert.deepEqual(await store.jobs.copyCounts(input.id), { acknowledged: 0, held: 0, versions: {}, copies: {} });
+
+        await store.jobs.updateDelivery(input.id, a!, { status: "sent", activityId: "1", contentVersion: 1 });
+        await store.jobs.updateDelivery(input.id, b!, { status: "sent", activityId: "2", contentVersion: 1 });
+        await store.jobs.updateDelivery(input.id, c!, { status: "sent", activityId: "3" });
+        await store.jobs.updateDelivery(input.id, d!, { held: true, notBefore: 1_900_000_000_000, reason: "held until 09:00" });
+        await store.jobs.updateDelivery(input.id, e!, { held: true, notBefore: 1_900_000_000_000 });
+        assert.deepEqual(await store.jobs.copyCounts(input.id), { acknowledged: 0, held: 2, versions: { 1: 3 }, copies: {} });
+
+        // The durable mark before an update: only on an unchanged copy; a second mark loses.
+        assert.equal(await store.jobs.updateDelivery(input.id, a!, { copy: "updating" }, { status: "sent", copy: null }), true);
+        assert.equal(await store.jobs.updateDelivery(input.id, a!, { copy: "updating" }, { status: "sent", copy: null }), false);
+        assert.equal(await store.jobs.updateDelivery(input.id, a!, { copy: null, contentVersion: 2 }, { copy: "updating" }), true);
+        await store.jobs.updateDelivery(input.id, b!, { copy: "gone", copyReason: "update to version 2: 403 ConversationBlockedByUser" });
+        await store.jobs.updateDelivery(input.id, a!, { acknowledgedAt: "2026-03-10T13:02:09.000Z", acknowledgedBy: "Alex Wilber" });
+        const got = (await store.jobs.getDelivery(input.id, a!))!;
+        assert.deepEqual({ v: got.contentVersion, copy: got.copy, at: got.acknowledgedAt, by: got.acknowledgedBy },
+          { v: 2, copy: undefined, at: "2026-03-10T13:02:09.000Z", by: "Alex Wilber" });
+        assert.equal((await store.jobs.getDelivery(input.id, b!))?.copyReason, "update to version 2: 403 ConversationBlockedByUser");
+        assert.equal((await store.jobs.getDelivery(input.id, d!))?.held, true);
+
+        // A held delivery sent: no longer held; pending ones cancelled: no longer counted as held.
+        await store.jobs.updateDelivery(input.id, d!, { status: "sending", held: false, contentVersion: 2 }, "pending");
+        assert.equal((await store.jobs.getDelivery(input.id, d!))?.held, undefined);
+        await store.jobs.updateDelivery(input.id, d!, { status: "sent", activityId: "4" }, "sending");
+        assert.equal(await store.jobs.transitionAll(input.id, "pending", "cancelled", "cancelled"), 2);
+        assert.deepEqual(await store.jobs.copyCounts(input.id), { acknowledged: 1, held: 0, versions: { 1: 2, 2: 2 }, copies: { gone: 1 } });
+        assert.deepEqual(await store.jobs.counts(input.id), { ...zeroCounts(), total: 6, sent: 4, cancelled: 2 });
+        assert.deepEqual(await store.jobs.copyCounts(randomUUID()), { acknowledged: 0, held: 0, versions: {}, copies: {} });
+      });
+
+      it("lists deliveries by version, copy state, acknowledgement and hold, alone and combined, in seq order", async function () {
+        const ds = deliveryInputs(randomUUID(), 8);
+        const input = jobInput();
+        await store.jobs.createJob(input, ds);
+        const key = (i: number) => ds[i]!.recipientKey;
+        for (let i = 0; i < 6; i++) await store.jobs.updateDelivery(input.id, key(i), { status: "sent", activityId: String(i), ...(i >= 3 ? { contentVersion: 2 } : {}) });
+        await store.jobs.updateDelivery(input.id, key(1), { copy: "deleted" });
+        await store.jobs.updateDelivery(input.id, key(2), { copy: "updating" });
+        await store.jobs.updateDelivery(input.id, key(4), { acknowledgedAt: "2026-03-10T13:00:00.000Z", acknowledgedBy: "B" });
+        await store.jobs.updateDelivery(input.id, key(7), { held: true, notBefore: 1_900_000_000_000 });
+        const sent = async (filter: Parameters<HeraldStore["jobs"]["listDeliveriesByStatus"]>[5], limit = 100, after?: number) =>
+          (await store.jobs.listDeliveriesByStatus(input.id, ["sent"], limit, after, undefined, filter)).map((x) => x.seq);
+        assert.deepEqual(await sent({ contentVersionBelow: 2 }), [0, 1, 2]);
+        assert.deepEqual(await sent({ contentVersionBelow: 2, copy: [null, "updating"] }), [0, 2]);
+        assert.deepEqual(await sent({ copy: [null] }), [0, 3, 4, 5]);
+        assert.deepEqual(await sent({ acknowledged: false }), [0, 1, 2, 3, 5]);
+        assert.deepEqual(await sent({ acknowledged: true }), [4]);
+        assert.deepEqual(await sent({ acknowledged: false }, 2, 1), [2, 3], "limit counts matching deliveries, after afterSeq");
+        assert.deepEqual(await sent({ copy: [] }), []);
+        assert.deepEqual((await store.jobs.listDeliveriesByStatus(input.id, ["pending"], 10, undefined, undefined, { held: true })).map((x) => x.seq), [7]);
+        assert.deepEqual((await store.jobs.listDeliveriesByStatus(input.id, ["pending"], 10, undefined, undefined, { held: false })).map((x) => x.seq), [6]);
+
+        const page1 = await store.jobs.listDeliveries(input.id, 2, undefined, "sent", { acknowledged: false });
+        assert.deepEqual(page1.items.map((x) => x.seq), [0, 1]);
+        const page2 = await store.jobs.listDeliveries(input.id, 2, page1.cursor, "sent", { acknowledged: false });
+        assert.deepEqual(page2.items.map((x) => x.seq), [2, 3]);
+        const page3 = await store.jobs.listDeliveries(input.id, 2, page2.cursor, "sent", { acknowledged: false });
+        assert.deepEqual(page3.items.map((x) => x.seq), [5]);
+        assert.equal(page3.cursor, undefined);
+        assert.deepEqual((await store.jobs.listDeliveries(input.id, 10, undefined, undefined, { held: true })).items.map((x) => x.seq), [7]);
+      });
+
+      it("transitionAll with resetAttempts starts failed deliveries over (a retry)", async function () {
+        const ds = deliveryInputs(randomUUID(), 3);
+        const input = jobInput();
+        await store.jobs.createJob(input, ds);
+        for (const x of ds.slice(0, 2)) {
+          await store.jobs.updateDelivery(input.id, x.recipientKey, { status: "failed", attemptsIncrement: 6, throttledIncrement: 2, notBefore: 1_800_000_000_000, reason: "503" });
+        }
+        assert.equal(await store.jobs.transitionAll(input.id, "failed", "pending", "retry requested", undefined, { resetAttempts: true }), 2);
+        const again = (await store.jobs.getDelivery(input.id, ds[0]!.recipientKey))!;
+        assert.deepEqual({ status: again.status, attempts: again.attempts, throttled: again.throttled, notBefore: again.notBefore, reason: again.reason },
+          { status: "pending", attempts: 0, throttled: 0, notBefore: undefined, reason: "retry requested" });
+        assert.deepEqual(await store.jobs.counts(input.id), { ...zeroCounts(), total: 3, pending: 3 });
+      });
+
+      it("a person's 1:1 chat marked gone stays marked until a new install (an upsert with the chat) or setPersonalConversation", async function () {
+        const tenant = randomUUID();
+        await store.members.upsertMembers(`_${tenant}_19:team`, [memberInput(tenant, "29:blocker", { name: "Bea" }), memberInput(tenant, "29:other")]);
+        assert.equal(await store.members.markPersonalChatGone(tenant, "29:blocker", "ConversationBlockedByUser", "2026-01-01T00:00:00.000Z"), true);
+        assert.equal(await store.members.markPersonalChatGone(tenant, "29:nobody", "ConversationBlockedByUser"), false);
+        let bea = (await store.members.get(tenant, "29:blocker"))!;
+        assert.equal(bea.personalChatGone, "ConversationBlockedByUser");
+        assert.equal(bea.personalChatGoneAt, "2026-01-01T00:00:00.000Z");
+        assert.equal((await store.members.listBySource(`_${tenant}_19:team`, 10)).items.find((m) => m.userId === "29:blocker")?.personalChatGone, "ConversationBlockedByUser");
+        assert.equal((await store.members.get(tenant, "29:other"))?.personalChatGone, undefined);
+
+        // A roster refresh (no chat id) keeps the mark; an install (with the chat id) clears it.
+        await store.members.upsertMembers(`_${tenant}_19:team`, [memberInput(tenant, "29:blocker", { name: "Bea B." })]);
+        assert.equal((await store.members.get(tenant, "29:blocker"))?.personalChatGone, "ConversationBlockedByUser");
+        await store.members.upsertMembers(`_${tenant}_a:1bea`, [memberInput(tenant, "29:blocker", { personalConversationId: "a:1bea" })]);
+        bea = (await store.members.get(tenant, "29:blocker"))!;
+        assert.equal(bea.personalChatGone, undefined);
+        assert.equal(bea.personalChatGoneAt, undefined);
+
+        await store.members.markPersonalChatGone(tenant, "29:blocker", "BotNotInConversationRoster");
+        await store.members.setPersonalConversation(tenant, "29:blocker", "a:1bea");
+        assert.equal((await store.members.get(tenant, "29:blocker"))?.personalChatGone, undefined);
+      });
+
+      it("work items: removeIfUnchanged leaves an item that was replaced meanwhile", async function () {
+        const id = randomUUID();
+        await store.work.put({ partition: 29, kind: "update", id, data: { version: 2 }, createdAt: "2020-01-01T00:00:00.000Z" });
+        const [seen] = (await store.work.list([29])).filter((w) => w.id === id);
+        await store.work.put({ partition: 29, kind: "update", id, data: { version: 3 }, createdAt: "2020-01-01T00:00:00.000Z" });
+        assert.equal(await store.work.removeIfUnchanged(seen!), false);
+        const [now] = (await store.work.list([29])).filter((w) => w.id === id);
+        assert.deepEqual(now!.data, { version: 3 });
+        assert.equal(await store.work.removeIfUnchanged(now!), true);
+        assert.equal((await store.work.list([29])).filter((w) => w.id === id).length, 0);
+        assert.equal(await store.work.removeIfUnchanged(now!), false);
+      });
+    });
+
     describe("preferences", function () {
       it("optOut per category and '*', checked against several user keys; optIn undoes it", async function () {
         const tenant = randomUUID();

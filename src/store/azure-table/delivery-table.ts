@@ -19,7 +19,13 @@
  *   job over partition servers — and keep Azurite, whose writes cost O(partition size), linear.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
-import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryRecipient, DeliveryStatus, Page, SeqRange } from "../types";
+import {
+  addCounterDelta, addToCopyCounts, COPY_STATES, emptyCopyCounts, isCounterKey, matchesExpectation, matchesFilter,
+} from "../delivery-match";
+import type {
+  CopyCounts, CopyState, Delivery, DeliveryCounts, DeliveryExpectation, DeliveryFilter, DeliveryInput, DeliveryPatch, DeliveryRecipient,
+  DeliveryStatus, Page, SeqRange,
+} from "../types";
 import { DeliveryWriter } from "./delivery-writer";
 import { encodeKey, KEY_SEPARATOR, padNumber, stableHash } from "./keys";
 import {
@@ -59,7 +65,7 @@ export class DeliveryTable {
 
   constructor(private readonly table: TableClient) {
     this.writer = new DeliveryWriter({
-      table, shards: SHARDS, shardRowKey, deliveryRowKey, toEntity, fromRow, applyPatch, counterAction,
+      table, shards: SHARDS, shardRowKey, deliveryRowKey, toEntity, fromRow, applyPatch, counterAction, counterDelta,
       slowPath: (jobId, partitionKey, seq, patch, expected) => this.patchAt(jobId, partitionKey, seq, patch, expected),
     });
   }
@@ -85,11 +91,11 @@ export class DeliveryTable {
       const actions: TransactionAction[] = [];
       unique.slice(start, start + PARTITION_SIZE).forEach((input, i) => {
         const status = input.status ?? "pending";
-        initial[status] = (initial[status] ?? 0) + 1;
         const delivery: Delivery = {
           jobId, recipientKey: input.recipientKey, seq: start + i, status, recipient: input.recipient, attempts: 0, throttled: 0,
           ...(input.reason !== undefined ? { reason: input.reason } : {}), updatedAt: stamp,
         };
+        counterDelta(initial, undefined, delivery);
         actions.push(["upsert", toEntity(partitionKey, delivery), "Replace"]);
       });
       actions.push(["upsert", { partitionKey, rowKey: shardRowKey(0), ...counterProps(initial) }, "Replace"]);
@@ -129,16 +135,18 @@ export class DeliveryTable {
    * Applies the patch; a status change moves one count between statuses atomically with the delivery. Updates of
    * one partition are committed together (delivery-writer.ts).
    */
-  async update(jobId: string, recipientKey: string, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
+  async update(jobId: string, recipientKey: string, patch: DeliveryPatch, expected?: DeliveryExpectation): Promise<boolean> {
     const at = await this.locate(jobId, recipientKey);
     return at !== undefined && this.writer.update(jobId, at.partitionKey, at.seq, patch, expected);
   }
 
   /** Moves every delivery in `from` to `to`; counters move with each transaction of up to 99 deliveries. */
-  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
+  async transitionAll(
+    jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange, options?: { resetAttempts?: boolean },
+  ): Promise<number> {
     if (from === to) return 0;
     const filter = `${deliveryRange(jobId, range && range.from > 0 ? range.from - 1 : undefined, range?.to)} and status eq ${literal(from)}`;
-    const patch: DeliveryPatch = { status: to, ...(reason !== undefined ? { reason } : {}) };
+    const patch: TransitionPatch = { status: to, ...(reason !== undefined ? { reason } : {}), ...(options?.resetAttempts ? { resetAttempts: true } : {}) };
     this.writer.forgetJob(jobId);
     let moved = 0;
     let batchNo = 0;
@@ -155,22 +163,24 @@ export class DeliveryTable {
     return moved;
   }
 
-  async listByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
+  async listByStatus(
+    jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number, filter?: DeliveryFilter,
+  ): Promise<Delivery[]> {
     if (statuses.length === 0) return [];
     const after = afterSeq !== undefined && afterSeq >= 0 ? Math.floor(afterSeq) : undefined;
     if (beforeSeq !== undefined && beforeSeq <= (after ?? -1) + 1) return [];
     const anyStatus = statuses.map((s) => `status eq ${literal(s)}`).join(" or ");
-    const rows = await queryRows(this.table, `${deliveryRange(jobId, after, beforeSeq)} and (${anyStatus})`, clampLimit(limit, 100_000));
+    const rows = await this.query(jobId, `${deliveryRange(jobId, after, beforeSeq)} and (${anyStatus})`, clampLimit(limit, 100_000), filter);
     for (const row of rows) this.writer.remember(jobId, row);
     return rows.map((row) => fromRow(jobId, row));
   }
 
-  async list(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
+  async list(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus, deliveryFilter?: DeliveryFilter): Promise<Page<Delivery>> {
     const max = clampLimit(limit, 100_000);
     const decoded = decodeCursor(cursor);
     const after = decoded !== undefined && /^\d+$/.test(decoded) ? Number(decoded) : undefined;
     const filter = deliveryRange(jobId, after) + (status !== undefined ? ` and status eq ${literal(status)}` : "");
-    const rows = await queryRows(this.table, filter, max + 1);
+    const rows = await this.query(jobId, filter, max + 1, deliveryFilter);
     const items = rows.slice(0, max).map((row) => fromRow(jobId, row));
     if (rows.length <= max) return { items };
     return { items, cursor: encodeCursor(String(items[items.length - 1]!.seq)) };
@@ -193,31 +203,69 @@ export class DeliveryTable {
     return removed;
   }
 
+  /**
+   * Rows of one range query in key order, up to `max` of those the DeliveryFilter keeps. The filter is applied
+   * here rather than in OData: rows written before a property existed lack it, and Table queries cannot test
+   * for an absent property.
+   */
+  private async query(jobId: string, odata: string, max: number, filter: DeliveryFilter | undefined): Promise<Row[]> {
+    if (!filter) return queryRows(this.table, odata, max);
+    const rows: Row[] = [];
+    const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata } }).byPage({ maxPageSize: 1000 });
+    for await (const page of pages) {
+      for (const row of page as Row[]) {
+        if (!matchesFilter(fromRow(jobId, row), filter)) continue;
+        rows.push(row);
+        if (rows.length >= max) return rows;
+      }
+    }
+    return rows;
+  }
+
   async counts(jobId: string): Promise<DeliveryCounts> {
     const counts: DeliveryCounts = { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, gone: 0, skipped: 0, cancelled: 0 };
-    const meta = await this.meta(jobId);
-    if (!meta || meta.total === 0) return counts;
-    const shards: Array<[string, string]> = [];
-    for (let start = 0; start < meta.total; start += meta.partitionSize) {
-      const partitionKey = deliveryPartition(jobId, start, meta.partitionSize);
-      for (let s = 0; s < SHARDS; s++) shards.push([partitionKey, shardRowKey(s)]);
-    }
-    await forEachBounded(shards, CONCURRENCY * 2, async ([partitionKey, rowKey]) => {
-      const shard = await getRow(this.table, partitionKey, rowKey);
-      if (shard) for (const status of DELIVERY_STATUSES) counts[status] += numberOf(shard, status) ?? 0;
-    });
+    for (const shard of await this.shards(jobId)) for (const status of DELIVERY_STATUSES) counts[status] += numberOf(shard, status) ?? 0;
     counts.total = DELIVERY_STATUSES.reduce((sum, s) => sum + counts[s], 0);
     return counts;
   }
 
+  /** The other counters live on the same shards (point reads, like `counts`). */
+  async copyCounts(jobId: string): Promise<CopyCounts> {
+    const counts = emptyCopyCounts();
+    for (const shard of await this.shards(jobId)) addToCopyCounts(counts, counterValues(shard, false));
+    return counts;
+  }
+
+  /** Every counter shard of the job: 4 point reads per 2,000 deliveries. */
+  private async shards(jobId: string): Promise<Row[]> {
+    const meta = await this.meta(jobId);
+    if (!meta || meta.total === 0) return [];
+    const keys: Array<[string, string]> = [];
+    for (let start = 0; start < meta.total; start += meta.partitionSize) {
+      const partitionKey = deliveryPartition(jobId, start, meta.partitionSize);
+      for (let s = 0; s < SHARDS; s++) keys.push([partitionKey, shardRowKey(s)]);
+    }
+    const rows: Row[] = [];
+    await forEachBounded(keys, CONCURRENCY * 2, async ([partitionKey, rowKey]) => {
+      const shard = await getRow(this.table, partitionKey, rowKey);
+      if (shard) rows.push(shard);
+    });
+    return rows;
+  }
+
   private async transitionBatch(
-    jobId: string, rows: Row[], shard: number, from: DeliveryStatus, to: DeliveryStatus, patch: DeliveryPatch,
+    jobId: string, rows: Row[], shard: number, from: DeliveryStatus, to: DeliveryStatus, patch: TransitionPatch,
   ): Promise<number> {
     const partitionKey = rows[0]!.partitionKey!;
     const counter = await getRow(this.table, partitionKey, shardRowKey(shard));
-    const actions: TransactionAction[] = rows.map((row) =>
-      ["update", toEntity(partitionKey, applyPatch(fromRow(jobId, row), patch)), "Replace", { etag: row.etag }]);
-    actions.push(counterAction(partitionKey, shard, counter, { [from]: -rows.length, [to]: rows.length }));
+    const delta: Record<string, number> = {};
+    const actions: TransactionAction[] = rows.map((row) => {
+      const before = fromRow(jobId, row);
+      const after = applyPatch(before, patch);
+      counterDelta(delta, before, after);
+      return ["update", toEntity(partitionKey, after), "Replace", { etag: row.etag }];
+    });
+    actions.push(counterAction(partitionKey, shard, counter, delta));
     try {
       await this.table.submitTransaction(actions);
       return rows.length;
@@ -227,7 +275,7 @@ export class DeliveryTable {
     // A delivery or the shard changed meanwhile: move the rows one by one, each only if still in `from`.
     let moved = 0;
     await forEachBounded(rows, 8, async (row) => {
-      if (await this.patchAt(jobId, partitionKey, numberOf(row, "seq") ?? -1, patch, from)) moved++;
+      if (await this.patchAt(jobId, partitionKey, numberOf(row, "seq") ?? -1, patch, { status: from })) moved++;
     });
     return moved;
   }
@@ -237,24 +285,24 @@ export class DeliveryTable {
    * If-Match in one transaction; on 412/409 re-read and redo. With `expected`, only a delivery still in that
    * status is changed. True when it wrote.
    */
-  private async patchAt(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
+  private async patchAt(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryExpectation): Promise<boolean> {
     return withOptimisticRetry(async (round) => {
       const shard = (seq + round) % SHARDS; // a lost race moves on to another shard
-      const [row, counter] = await Promise.all([
-        getRow(this.table, partitionKey, deliveryRowKey(seq)),
-        patch.status !== undefined ? getRow(this.table, partitionKey, shardRowKey(shard)) : Promise.resolve(undefined),
-      ]);
+      const row = await getRow(this.table, partitionKey, deliveryRowKey(seq));
       if (!row) return false;
       const before = fromRow(jobId, row);
-      if (expected !== undefined && before.status !== expected) return false;
+      if (!matchesExpectation(before, expected)) return false;
       const after = applyPatch(before, patch);
-      if (after.status === before.status) {
+      const delta: Record<string, number> = {};
+      counterDelta(delta, before, after);
+      if (!Object.values(delta).some((n) => n !== 0)) {
         await this.table.updateEntity(toEntity(partitionKey, after), "Replace", { etag: row.etag });
         return true;
       }
+      const counter = await getRow(this.table, partitionKey, shardRowKey(shard));
       await this.table.submitTransaction([
         ["update", toEntity(partitionKey, after), "Replace", { etag: row.etag }],
-        counterAction(partitionKey, shard, counter, { [before.status]: -1, [after.status]: 1 }),
+        counterAction(partitionKey, shard, counter, delta),
       ]);
       return true;
     });
@@ -322,20 +370,46 @@ function deliveryRange(jobId: string, afterSeq?: number, beforeSeq?: number): st
 
 /** The transaction step that adds `delta` to one counter shard (creating it when it does not exist). */
 function counterAction(partitionKey: string, shard: number, current: Row | undefined, delta: Record<string, number>): TransactionAction {
-  const values: Record<string, number> = {};
-  for (const status of DELIVERY_STATUSES) values[status] = (current ? numberOf(current, status) ?? 0 : 0) + (delta[status] ?? 0);
+  const values = current ? counterValues(current, true) : {};
+  for (const [key, n] of Object.entries(delta)) values[key] = (values[key] ?? 0) + n;
   const entity = { partitionKey, rowKey: shardRowKey(shard), ...counterProps(values) };
   // "create" fails with 409 when a racing writer created the shard first: the caller re-reads and retries.
   return current ? ["update", entity, "Replace", { etag: current.etag }] : ["create", entity];
 }
 
+/** Status counts and the other counters (delivery-match.ts) of one delivery changing from `before` to `after`. */
+function counterDelta(delta: Record<string, number>, before: Delivery | undefined, after: Delivery | undefined): void {
+  if (before?.status !== after?.status) {
+    if (before) delta[before.status] = (delta[before.status] ?? 0) - 1;
+    if (after) delta[after.status] = (delta[after.status] ?? 0) + 1;
+  }
+  addCounterDelta(delta, before, after);
+}
+
+/** A shard's counters: every status (when `statuses`) and every other counter property it holds. */
+function counterValues(row: Row, statuses: boolean): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const key of Object.keys(row)) {
+    if (isCounterKey(key) || (statuses && (DELIVERY_STATUSES as readonly string[]).includes(key))) {
+      const n = numberOf(row, key);
+      if (n !== undefined) values[key] = n;
+    }
+  }
+  return values;
+}
+
+/** Every status (0 when none) and the non-zero other counters: a Replace keeps exactly these. */
 function counterProps(values: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const status of DELIVERY_STATUSES) out[status] = values[status] ?? 0;
+  for (const [key, n] of Object.entries(values)) if (isCounterKey(key) && n !== 0) out[key] = n;
   return out;
 }
 
-function applyPatch(d: Delivery, patch: DeliveryPatch): Delivery {
+/** transitionAll's patch: a retry of failed deliveries also starts their attempts again. */
+type TransitionPatch = DeliveryPatch & { resetAttempts?: boolean };
+
+function applyPatch(d: Delivery, patch: TransitionPatch): Delivery {
   const next: Delivery = { ...d, updatedAt: nowIso() };
   if (patch.status !== undefined) next.status = patch.status;
   if (patch.attemptsIncrement) next.attempts += patch.attemptsIncrement;
@@ -345,6 +419,22 @@ function applyPatch(d: Delivery, patch: DeliveryPatch): Delivery {
   if (patch.notBefore === null) delete next.notBefore;
   else if (patch.notBefore !== undefined) next.notBefore = patch.notBefore;
   if (patch.recipient !== undefined) next.recipient = patch.recipient;
+  if (patch.resetAttempts) {
+    next.attempts = 0;
+    next.throttled = 0;
+    delete next.notBefore;
+  }
+  if (patch.held !== undefined) {
+    if (patch.held) next.held = true;
+    else delete next.held;
+  }
+  if (patch.contentVersion !== undefined) next.contentVersion = patch.contentVersion;
+  if (patch.copy === null) delete next.copy;
+  else if (patch.copy !== undefined) next.copy = patch.copy;
+  if (patch.copyReason === null) delete next.copyReason;
+  else if (patch.copyReason !== undefined) next.copyReason = patch.copyReason;
+  if (patch.acknowledgedAt !== undefined) next.acknowledgedAt = patch.acknowledgedAt;
+  if (patch.acknowledgedBy !== undefined) next.acknowledgedBy = patch.acknowledgedBy;
   return next;
 }
 
@@ -356,6 +446,12 @@ function toEntity(partitionKey: string, d: Delivery): Entity {
   if (d.activityId !== undefined) entity.activityId = d.activityId;
   if (d.reason !== undefined) entity.reason = d.reason;
   if (d.notBefore !== undefined) entity.notBefore = doubleProperty(d.notBefore);
+  if (d.held) entity.held = true;
+  if (d.contentVersion !== undefined) entity.contentVersion = d.contentVersion;
+  if (d.copy !== undefined) entity.copy = d.copy;
+  if (d.copyReason !== undefined) entity.copyReason = d.copyReason;
+  if (d.acknowledgedAt !== undefined) entity.acknowledgedAt = d.acknowledgedAt;
+  if (d.acknowledgedBy !== undefined) entity.acknowledgedBy = d.acknowledgedBy;
   putJson(entity, "recipient", d.recipient);
   return entity;
 }
@@ -377,5 +473,14 @@ function fromRow(jobId: string, row: Row): Delivery {
   if (reason !== undefined) d.reason = reason;
   const notBefore = numberOf(row, "notBefore");
   if (notBefore !== undefined) d.notBefore = notBefore;
+  if (row.held === true) d.held = true;
+  const contentVersion = numberOf(row, "contentVersion");
+  if (contentVersion !== undefined) d.contentVersion = contentVersion;
+  const copy = optionalString(row, "copy");
+  if (copy !== undefined && (COPY_STATES as readonly string[]).includes(copy)) d.copy = copy as CopyState;
+  for (const field of ["copyReason", "acknowledgedAt", "acknowledgedBy"] as const) {
+    const value = optionalString(row, field);
+    if (value !== undefined) d[field] = value;
+  }
   return d;
 }

@@ -13,7 +13,8 @@
  * Each process writes its own counter shard of a partition, so two processes rarely contend for one.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
-import type { Delivery, DeliveryPatch, DeliveryStatus } from "../types";
+import { matchesExpectation } from "../delivery-match";
+import type { Delivery, DeliveryExpectation, DeliveryPatch } from "../types";
 import { stableHash } from "./keys";
 import { isConflict, isNotFound, isPreconditionFailed, numberOf, type Row } from "./table-helpers";
 
@@ -30,7 +31,7 @@ interface QueuedUpdate {
   jobId: string;
   seq: number;
   patch: DeliveryPatch;
-  expected?: DeliveryStatus;
+  expected?: DeliveryExpectation;
   resolve: (changed: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -46,8 +47,10 @@ export interface DeliveryWriterDeps {
   applyPatch(delivery: Delivery, patch: DeliveryPatch): Delivery;
   /** The counter shard step adding `delta` (create when `current` is absent). */
   counterAction(partitionKey: string, shard: number, current: Row | undefined, delta: Record<string, number>): TransactionAction;
+  /** Adds the counter moves of one delivery changing from `before` to `after` to `delta`. */
+  counterDelta(delta: Record<string, number>, before: Delivery, after: Delivery): void;
   /** One update the careful way (read, check, If-Match write, retry on conflict). */
-  slowPath(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean>;
+  slowPath(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryExpectation): Promise<boolean>;
 }
 
 export class DeliveryWriter {
@@ -76,7 +79,7 @@ export class DeliveryWriter {
     for (const key of this.rows.keys()) if (key.startsWith(prefix)) this.rows.delete(key);
   }
 
-  update(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
+  update(jobId: string, partitionKey: string, seq: number, patch: DeliveryPatch, expected?: DeliveryExpectation): Promise<boolean> {
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(partitionKey);
       if (!queue) this.queues.set(partitionKey, (queue = []));
@@ -135,16 +138,13 @@ export class DeliveryWriter {
           update.resolve(false);
           continue;
         }
-        if (update.expected !== undefined && cached.delivery.status !== update.expected) {
+        if (!matchesExpectation(cached.delivery, update.expected)) {
           // Our copy may be stale; only the store can say no for sure.
           writes.push({ update, after: cached.delivery, etag: "" });
           continue;
         }
         const after = deps.applyPatch(cached.delivery, update.patch);
-        if (after.status !== cached.delivery.status) {
-          delta[cached.delivery.status] = (delta[cached.delivery.status] ?? 0) - 1;
-          delta[after.status] = (delta[after.status] ?? 0) + 1;
-        }
+        deps.counterDelta(delta, cached.delivery, after);
         writes.push({ update, after, etag: cached.etag });
       }
       const blind = writes.filter((w) => w.etag !== "");

@@ -13,8 +13,10 @@
  */
 import type { TableClient } from "@azure/data-tables";
 import { checkSlices, defaultSlices } from "../../cluster/partitions";
+import { asExpectation } from "../delivery-match";
 import type {
-  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
+  CopyCounts, Delivery, DeliveryCounts, DeliveryExpectation, DeliveryFilter, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch,
+  JobStatus, JobStore, NewJob, Page, SeqRange,
 } from "../types";
 import type { Logger } from "../../logger";
 import type { DeliveryTable } from "./delivery-table";
@@ -72,7 +74,7 @@ export class AzureJobStore implements JobStore {
       const slices = input.slices ?? defaultSlices(unique.length);
       checkSlices(slices, unique.length);
       const total = await this.deliveries.create(input.id, unique);
-      const job: Job = { ...structuredClone(input), slices, total, throttleRetries: 0, updatedAt: input.createdAt };
+      const job: Job = { ...structuredClone(input), slices, total, throttleRetries: 0, updatedAt: input.createdAt, contentVersion: input.contentVersion ?? 1 };
       // Work items before the job: an owner that finds one whose job is not written yet waits for it.
       await forEachBounded(slices, 8, async (slice) => {
         await this.work.upsertEntity(workEntity({ partition: slice.partition, kind: "job", id: job.id, data: {}, createdAt: job.createdAt }), "Replace");
@@ -131,8 +133,15 @@ export class AzureJobStore implements JobStore {
       if (onlyIf && !onlyIf.includes(job.status)) return null;
       if (patch.status !== undefined) job.status = patch.status;
       if (patch.startedAt !== undefined) job.startedAt = patch.startedAt;
-      if (patch.finishedAt !== undefined) job.finishedAt = patch.finishedAt;
-      if (patch.error !== undefined) job.error = patch.error;
+      if (patch.finishedAt === null) delete job.finishedAt;
+      else if (patch.finishedAt !== undefined) job.finishedAt = patch.finishedAt;
+      if (patch.error === null) delete job.error;
+      else if (patch.error !== undefined) job.error = patch.error;
+      if (patch.retractedAt !== undefined) job.retractedAt = patch.retractedAt;
+      if (patch.content !== undefined) {
+        job.content = structuredClone(patch.content);
+        job.contentVersion++;
+      }
       if (patch.throttleRetriesIncrement) job.throttleRetries += patch.throttleRetriesIncrement;
       job.updatedAt = nowIso();
       await this.table.updateEntity(toEntity(job), "Replace", { etag: row.etag });
@@ -152,26 +161,30 @@ export class AzureJobStore implements JobStore {
     return true;
   }
 
-  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
-    return this.deliveries.listByStatus(jobId, statuses, limit, afterSeq, beforeSeq);
+  listDeliveriesByStatus(
+    jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number, filter?: DeliveryFilter,
+  ): Promise<Delivery[]> {
+    return this.deliveries.listByStatus(jobId, statuses, limit, afterSeq, beforeSeq, filter);
   }
 
-  listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
-    return this.deliveries.list(jobId, limit, cursor, status);
+  listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus, filter?: DeliveryFilter): Promise<Page<Delivery>> {
+    return this.deliveries.list(jobId, limit, cursor, status, filter);
   }
 
   getDelivery(jobId: string, recipientKey: string): Promise<Delivery | undefined> {
     return this.deliveries.get(jobId, recipientKey);
   }
 
-  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean> {
-    const changed = await this.deliveries.update(jobId, recipientKey, patch, expect);
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus | DeliveryExpectation): Promise<boolean> {
+    const changed = await this.deliveries.update(jobId, recipientKey, patch, asExpectation(expect));
     if (!changed && expect === undefined) this.logger.warn({ jobId, recipientKey }, "updateDelivery: no such delivery");
     return changed;
   }
 
-  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
-    return this.deliveries.transitionAll(jobId, from, to, reason, range);
+  transitionAll(
+    jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange, options?: { resetAttempts?: boolean },
+  ): Promise<number> {
+    return this.deliveries.transitionAll(jobId, from, to, reason, range, options);
   }
 
   counts(jobId: string): Promise<DeliveryCounts> {
@@ -209,6 +222,10 @@ export class AzureJobStore implements JobStore {
     await deleteIfPresent(this.table, OPEN, encodeKey(job.id));
     if (job.idempotencyKey !== undefined) await deleteIfPresent(this.table, IDEM, encodeKey(job.idempotencyKey));
     return deleteIfPresent(this.table, JOB, encodeKey(job.id));
+  }
+
+  copyCounts(jobId: string): Promise<CopyCounts> {
+    return this.deliveries.copyCounts(jobId);
   }
 
   /** Claims `key` for `jobId`: our claim's ETag (go on and write the job), or the job that owns the key. */
@@ -249,12 +266,13 @@ export class AzureJobStore implements JobStore {
 }
 
 function toEntity(job: Job): Entity {
-  const { content, audience, slices, ...rest } = job;
+  const { content, audience, slices, deliverWithin, ...rest } = job;
   const entity: Entity = { partitionKey: JOB, rowKey: encodeKey(job.id) };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) entity[k] = v;
   putJson(entity, "content", content);
   putJson(entity, "audience", audience);
   putJson(entity, "slices", slices);
+  if (deliverWithin) putJson(entity, "deliverWithin", deliverWithin);
   return entity;
 }
 
@@ -276,10 +294,14 @@ function fromRow(row: Row): Job {
     total: numberOf(row, "total") ?? 0,
     throttleRetries: numberOf(row, "throttleRetries") ?? 0,
     slices: getJson(row, "slices") ?? defaultSlices(numberOf(row, "total") ?? 0),
+    contentVersion: numberOf(row, "contentVersion") ?? 1,
   };
-  for (const field of ["idempotencyKey", "category", "createdBy", "startedAt", "finishedAt", "error"] as const) {
+  for (const field of ["idempotencyKey", "category", "createdBy", "startedAt", "finishedAt", "error", "parentId", "retractedAt"] as const) {
     const value = optionalString(row, field);
     if (value !== undefined) job[field] = value;
   }
+  if (row.kind === "reminder") job.kind = "reminder";
+  const deliverWithin = getJson<Job["deliverWithin"]>(row, "deliverWithin");
+  if (deliverWithin) job.deliverWithin = deliverWithin;
   return job;
 }

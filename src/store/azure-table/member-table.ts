@@ -15,7 +15,7 @@
  * carries the value, so a stale row answers "not found", never the wrong person.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
-import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
+import type { GoneReason, Member, MemberInput, MemberStore, Page, UserRef } from "../types";
 import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, prefixUpperBound } from "./keys";
 import {
   chunk, clampLimit, countRows, decodeCursor, definedProps, deleteIfPresent, deleteRows, encodeCursor,
@@ -28,8 +28,12 @@ type IndexKind = "aad" | "upn";
 const BUCKETS = 64;
 
 const MEMBER_FIELDS = [
-  "tenantId", "userId", "aadObjectId", "upn", "email", "name", "serviceUrl", "personalConversationId", "timeZone", "updatedAt",
+  "tenantId", "userId", "aadObjectId", "upn", "email", "name", "serviceUrl", "personalConversationId", "timeZone",
+  "personalChatGone", "personalChatGoneAt", "updatedAt",
 ] as const;
+
+/** Merge cannot remove a property: an empty string clears the gone mark (toMember reads "" as absent). */
+const NOT_GONE = { personalChatGone: "", personalChatGoneAt: "" };
 
 /** Parallel requests while a roster is written or read (one team can have thousands of members). */
 const CONCURRENCY = 16;
@@ -56,7 +60,7 @@ export class AzureMemberStore implements MemberStore {
     const people = new Map<string, Record<string, unknown>>();
     for (const input of inputs) {
       const id = compositeKey(input.tenantId, input.userId);
-      const patch = definedProps({ ...input, upn: input.upn?.toLowerCase(), updatedAt: stamp });
+      const patch = definedProps({ ...input, upn: input.upn?.toLowerCase(), ...(input.personalConversationId ? NOT_GONE : {}), updatedAt: stamp });
       people.set(id, { ...(people.get(id) ?? {}), ...patch });
     }
 
@@ -143,9 +147,20 @@ export class AzureMemberStore implements MemberStore {
 
   async setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void> {
     try {
-      await this.members.updateEntity({ ...personKeys(tenantId, userId), personalConversationId: conversationId, updatedAt: nowIso() }, "Merge");
+      await this.members.updateEntity({ ...personKeys(tenantId, userId), personalConversationId: conversationId, ...NOT_GONE, updatedAt: nowIso() }, "Merge");
     } catch (error) {
       if (!isNotFound(error)) throw error; // unknown person: nothing to attach it to (the engine upserts first)
+    }
+  }
+
+  async markPersonalChatGone(tenantId: string, userId: string, reason: GoneReason, at?: string): Promise<boolean> {
+    const stamp = nowIso();
+    try {
+      await this.members.updateEntity({ ...personKeys(tenantId, userId), personalChatGone: reason, personalChatGoneAt: at ?? stamp, updatedAt: stamp }, "Merge");
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
     }
   }
 
@@ -191,7 +206,7 @@ function toMember(row: Row): Member {
   const member: Record<string, unknown> = {};
   for (const field of MEMBER_FIELDS) {
     const value = optionalString(props, field);
-    if (value !== undefined) member[field] = value;
+    if (value) member[field] = value;
   }
   return member as unknown as Member;
 }

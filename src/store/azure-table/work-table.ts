@@ -6,7 +6,7 @@
 import type { TableClient } from "@azure/data-tables";
 import type { WorkItem, WorkStore } from "../types";
 import { compositeKey, padNumber } from "./keys";
-import { deleteIfPresent, getJson, literal, nowIso, putJson, queryRows, type Entity } from "./table-helpers";
+import { deleteIfPresent, getJson, getRow, isNotFound, isPreconditionFailed, literal, nowIso, putJson, queryRows, type Entity } from "./table-helpers";
 
 const partitionKeyOf = (partition: number) => `p${padNumber(partition, 4)}`;
 const rowKeyOf = (kind: WorkItem["kind"], id: string) => compositeKey(kind, id);
@@ -36,6 +36,19 @@ export class AzureWorkStore implements WorkStore {
 
   remove(partition: number, kind: WorkItem["kind"], id: string): Promise<boolean> {
     return deleteIfPresent(this.table, partitionKeyOf(partition), rowKeyOf(kind, id));
+  }
+
+  /** Read it, compare, delete If-Match: a replacement written in between (a new ETag) is never deleted. */
+  async removeIfUnchanged(item: WorkItem): Promise<boolean> {
+    const row = await getRow(this.table, partitionKeyOf(item.partition), rowKeyOf(item.kind, item.id));
+    if (!row || String(row.createdAt) !== item.createdAt || JSON.stringify(getJson(row, "data") ?? {}) !== JSON.stringify(item.data)) return false;
+    try {
+      await this.table.deleteEntity(row.partitionKey!, row.rowKey!, { etag: row.etag });
+      return true;
+    } catch (error) {
+      if (isNotFound(error) || isPreconditionFailed(error)) return false;
+      throw error;
+    }
   }
 }
 

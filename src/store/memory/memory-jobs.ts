@@ -1,6 +1,10 @@
 import { checkSlices, defaultSlices } from "../../cluster/partitions";
+import {
+  addCounterDelta, addToCopyCounts, asExpectation, emptyCopyCounts, matchesExpectation, matchesFilter,
+} from "../delivery-match";
 import type {
-  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
+  CopyCounts, Delivery, DeliveryCounts, DeliveryExpectation, DeliveryFilter, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch,
+  JobStatus, JobStore, NewJob, Page, SeqRange,
 } from "../types";
 import type { MemoryWorkStore } from "./memory-work";
 import { assignDefined, clampLimit, copy, decodeCursor, encodeCursor, nowIso } from "./paging";
@@ -14,6 +18,8 @@ interface JobRecord {
   deliveries: Delivery[];
   byRecipient: Map<string, Delivery>;
   counts: DeliveryCounts;
+  /** Counters beyond statuses (delivery-match.ts), moved with every write like `counts`. */
+  extra: Record<string, number>;
   /** `${createdAt}\0${id}`: newest-first order key. */
   orderKey: string;
 }
@@ -38,6 +44,7 @@ export class MemoryJobStore implements JobStore {
       deliveries: [],
       byRecipient: new Map(),
       counts: zeroCounts(),
+      extra: {},
       orderKey: `${input.createdAt}\0${input.id}`,
     };
     for (const d of deliveries) {
@@ -56,6 +63,7 @@ export class MemoryJobStore implements JobStore {
       record.deliveries.push(delivery);
       record.byRecipient.set(d.recipientKey, delivery);
       record.counts[delivery.status]++;
+      addCounterDelta(record.extra, undefined, delivery);
     }
     record.counts.total = record.deliveries.length;
     const slices = input.slices ?? defaultSlices(record.deliveries.length);
@@ -63,6 +71,7 @@ export class MemoryJobStore implements JobStore {
     record.job = assignDefined({} as Job, {
       ...copy(input),
       slices: copy(slices),
+      contentVersion: input.contentVersion ?? 1,
       total: record.deliveries.length,
       throttleRetries: 0,
       updatedAt: input.createdAt,
@@ -107,14 +116,24 @@ export class MemoryJobStore implements JobStore {
     const record = this.jobs.get(id);
     if (!record) return false;
     if (onlyIf && !onlyIf.includes(record.job.status)) return false;
-    const { throttleRetriesIncrement, ...fields } = patch;
+    const { throttleRetriesIncrement, finishedAt, error, content, ...fields } = patch;
     assignDefined(record.job, fields);
+    if (finishedAt === null) delete record.job.finishedAt;
+    else if (finishedAt !== undefined) record.job.finishedAt = finishedAt;
+    if (error === null) delete record.job.error;
+    else if (error !== undefined) record.job.error = error;
+    if (content !== undefined) {
+      record.job.content = copy(content);
+      record.job.contentVersion++;
+    }
     if (throttleRetriesIncrement) record.job.throttleRetries += throttleRetriesIncrement;
     record.job.updatedAt = nowIso();
     return true;
   }
 
-  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
+  async listDeliveriesByStatus(
+    jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number, filter?: DeliveryFilter,
+  ): Promise<Delivery[]> {
     const record = this.jobs.get(jobId);
     if (!record) return [];
     const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
@@ -123,12 +142,12 @@ export class MemoryJobStore implements JobStore {
     const end = Math.min(record.deliveries.length, beforeSeq ?? Infinity);
     for (let seq = Math.max(0, (afterSeq ?? -1) + 1); seq < end && out.length < max; seq++) {
       const d = record.deliveries[seq]!;
-      if (wanted.has(d.status)) out.push(copyDelivery(d));
+      if (wanted.has(d.status) && matchesFilter(d, filter)) out.push(copyDelivery(d));
     }
     return out;
   }
 
-  async listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
+  async listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus, filter?: DeliveryFilter): Promise<Page<Delivery>> {
     const record = this.jobs.get(jobId);
     if (!record) return { items: [] };
     const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
@@ -137,6 +156,7 @@ export class MemoryJobStore implements JobStore {
     for (let seq = after === undefined ? 0 : Number(after) + 1; seq < record.deliveries.length; seq++) {
       const d = record.deliveries[seq]!;
       if (status !== undefined && d.status !== status) continue;
+      if (!matchesFilter(d, filter)) continue;
       if (items.length === max) return { items, cursor: encodeCursor(String(items[items.length - 1]!.seq)) };
       items.push(copyDelivery(d));
     }
@@ -148,11 +168,12 @@ export class MemoryJobStore implements JobStore {
     return d && copyDelivery(d);
   }
 
-  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean> {
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus | DeliveryExpectation): Promise<boolean> {
     const record = this.jobs.get(jobId);
     const d = record?.byRecipient.get(recipientKey);
     if (!record || !d) return false;
-    if (expect !== undefined && d.status !== expect) return false;
+    if (!matchesExpectation(d, asExpectation(expect))) return false;
+    const before = { ...d };
     if (patch.status !== undefined && patch.status !== d.status) {
       record.counts[d.status]--;
       record.counts[patch.status]++;
@@ -165,11 +186,15 @@ export class MemoryJobStore implements JobStore {
     if (patch.notBefore === null) delete d.notBefore;
     else if (patch.notBefore !== undefined) d.notBefore = patch.notBefore;
     if (patch.recipient !== undefined) d.recipient = { ...patch.recipient };
+    applyCopyFields(d, patch);
+    addCounterDelta(record.extra, before, d);
     d.updatedAt = nowIso();
     return true;
   }
 
-  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
+  async transitionAll(
+    jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange, options?: { resetAttempts?: boolean },
+  ): Promise<number> {
     const record = this.jobs.get(jobId);
     if (!record || from === to) return 0;
     const stamp = nowIso();
@@ -178,8 +203,15 @@ export class MemoryJobStore implements JobStore {
     for (let seq = Math.max(0, range?.from ?? 0); seq < end; seq++) {
       const d = record.deliveries[seq]!;
       if (d.status !== from) continue;
+      const before = { ...d };
       d.status = to;
       if (reason !== undefined) d.reason = reason;
+      if (options?.resetAttempts) {
+        d.attempts = 0;
+        d.throttled = 0;
+        delete d.notBefore;
+      }
+      addCounterDelta(record.extra, before, d);
       d.updatedAt = stamp;
       moved++;
     }
@@ -217,6 +249,25 @@ export class MemoryJobStore implements JobStore {
   async counts(jobId: string): Promise<DeliveryCounts> {
     return { ...(this.jobs.get(jobId)?.counts ?? zeroCounts()) };
   }
+
+  async copyCounts(jobId: string): Promise<CopyCounts> {
+    return addToCopyCounts(emptyCopyCounts(), this.jobs.get(jobId)?.extra ?? {});
+  }
+}
+
+/** The fields of a patch about the delivered copy, acknowledgement and hold (null clears). */
+export function applyCopyFields(d: Delivery, patch: DeliveryPatch): void {
+  if (patch.held !== undefined) {
+    if (patch.held) d.held = true;
+    else delete d.held;
+  }
+  if (patch.contentVersion !== undefined) d.contentVersion = patch.contentVersion;
+  if (patch.copy === null) delete d.copy;
+  else if (patch.copy !== undefined) d.copy = patch.copy;
+  if (patch.copyReason === null) delete d.copyReason;
+  else if (patch.copyReason !== undefined) d.copyReason = patch.copyReason;
+  if (patch.acknowledgedAt !== undefined) d.acknowledgedAt = patch.acknowledgedAt;
+  if (patch.acknowledgedBy !== undefined) d.acknowledgedBy = patch.acknowledgedBy;
 }
 
 /** A delivery is flat but for its (flat) recipient: two spreads copy it. */

@@ -1,4 +1,4 @@
-import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
+import type { GoneReason, Member, MemberInput, MemberStore, Page, UserRef } from "../types";
 import { assignDefined, clampLimit, decodeCursor, encodeCursor, nowIso } from "./paging";
 import { SortedKeys } from "./sorted-keys";
 
@@ -25,6 +25,7 @@ export class MemoryMemberStore implements MemberStore {
       if (existing) {
         this.unindex(id, existing);
         assignDefined(existing, patch);
+        if (input.personalConversationId) clearGone(existing);
         this.index(id, existing);
       } else {
         const member = assignDefined({} as Member, patch);
@@ -88,7 +89,17 @@ export class MemoryMemberStore implements MemberStore {
     const member = this.byId.get(memberId(tenantId, userId));
     if (!member) return; // nothing to attach it to; the engine upserts the member first
     member.personalConversationId = conversationId;
+    clearGone(member);
     member.updatedAt = nowIso();
+  }
+
+  async markPersonalChatGone(tenantId: string, userId: string, reason: GoneReason, at?: string): Promise<boolean> {
+    const member = this.byId.get(memberId(tenantId, userId));
+    if (!member) return false;
+    member.personalChatGone = reason;
+    member.personalChatGoneAt = at ?? nowIso();
+    member.updatedAt = nowIso();
+    return true;
   }
 
   async removePerson(tenantId: string, userId: string): Promise<boolean> {
@@ -124,6 +135,11 @@ export class MemoryMemberStore implements MemberStore {
     if (m.upn) removeFrom(this.byUpn, m.upn, id);
     removeFrom(this.byUserId, m.userId, id);
   }
+}
+
+function clearGone(member: Member): void {
+  delete member.personalChatGone;
+  delete member.personalChatGoneAt;
 }
 
 function memberId(tenantId: string, userId: string): string {

@@ -24,6 +24,12 @@ export class MemoryWorkStore implements WorkStore {
   async remove(partition: number, kind: WorkItem["kind"], id: string): Promise<boolean> {
     return this.items.delete(keyOf({ partition, kind, id }));
   }
+
+  async removeIfUnchanged(item: WorkItem): Promise<boolean> {
+    const stored = this.items.get(keyOf(item));
+    if (!stored || stored.createdAt !== item.createdAt || JSON.stringify(stored.data) !== JSON.stringify(item.data)) return false;
+    return this.items.delete(keyOf(item));
+  }
 }
 
 const keyOf = (item: Pick<WorkItem, "partition" | "kind" | "id">) => `${item.partition}\0${item.kind}\0${item.id}`;

@@ -144,6 +144,26 @@ export const MIGRATIONS: readonly string[] = [
     since        TEXT NOT NULL
   );
   `,
+  // 4: notifications that live after sending (issue 11): content versions, reminders, working hours, retraction;
+  // per delivery the copy's version and state, acknowledgements, holds; people whose 1:1 chat is gone.
+  // New columns rather than new statuses: the deliveries' status CHECK stays as it is.
+  `
+  ALTER TABLE jobs ADD COLUMN content_version INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE jobs ADD COLUMN kind TEXT;
+  ALTER TABLE jobs ADD COLUMN parent_id TEXT;
+  ALTER TABLE jobs ADD COLUMN deliver_within TEXT;
+  ALTER TABLE jobs ADD COLUMN retracted_at TEXT;
+
+  ALTER TABLE deliveries ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE deliveries ADD COLUMN content_version INTEGER;
+  ALTER TABLE deliveries ADD COLUMN copy_state TEXT;
+  ALTER TABLE deliveries ADD COLUMN copy_reason TEXT;
+  ALTER TABLE deliveries ADD COLUMN acknowledged_at TEXT;
+  ALTER TABLE deliveries ADD COLUMN acknowledged_by TEXT;
+
+  ALTER TABLE members ADD COLUMN personal_chat_gone TEXT;
+  ALTER TABLE members ADD COLUMN personal_chat_gone_at TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,9 @@
 import type Database from "better-sqlite3";
 import { checkSlices, defaultSlices } from "../../cluster/partitions";
+import { addToCopyCounts, asExpectation, emptyCopyCounts } from "../delivery-match";
 import type {
-  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
+  CopyCounts, CopyState, Delivery, DeliveryCounts, DeliveryExpectation, DeliveryFilter, DeliveryInput, DeliveryPatch, DeliveryStatus, Job,
+  JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
 } from "../types";
 import { clampLimit, decodeCursor, encodeCursor, isInteger, nowIso } from "./cursor";
 
@@ -9,11 +11,14 @@ interface JobRow {
   id: string; idempotency_key: string | null; status: Job["status"]; content: string; audience: string;
   category: string | null; triggered_by: string; created_by?: string | null; created_at: string; updated_at: string; started_at: string | null;
   finished_at: string | null; total: number; throttle_retries: number; error: string | null; slices: string | null;
+  content_version?: number; kind?: string | null; parent_id?: string | null; deliver_within?: string | null; retracted_at?: string | null;
 }
 
 interface DeliveryRow {
   job_id: string; recipient_key: string; seq: number; status: DeliveryStatus; recipient: string; attempts: number;
   throttled: number; activity_id: string | null; reason: string | null; not_before: number | null; updated_at: string;
+  held?: number; content_version?: number | null; copy_state?: string | null; copy_reason?: string | null;
+  acknowledged_at?: string | null; acknowledged_by?: string | null;
 }
 
 const isJobCursor = (v: unknown): v is [string, string] =>
@@ -28,18 +33,19 @@ export class SqliteJobStore implements JobStore {
   private readonly selectUnfinished: Database.Statement;
   private readonly updateJobRow: Database.Statement;
   private readonly selectDelivery: Database.Statement;
-  private readonly updateDeliveryRow: Database.Statement;
   private readonly transitionRows: Database.Statement;
-  private readonly updateDeliveryIfStatus: Database.Statement;
   private readonly countRows: Database.Statement;
+  private readonly countExtras: Database.Statement;
+  private readonly countVersions: Database.Statement;
+  private readonly countCopies: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {
     const insertJob = db.prepare(`
       INSERT INTO jobs (id, idempotency_key, status, content, audience, category, triggered_by, created_by, created_at, updated_at,
-                        started_at, finished_at, total, throttle_retries, error, slices)
+                        started_at, finished_at, total, throttle_retries, error, slices, content_version, kind, parent_id, deliver_within, retracted_at)
       VALUES (@id, @idempotencyKey, @status, @content, @audience, @category, @triggeredBy, @createdBy, @createdAt, @createdAt,
-              @startedAt, @finishedAt, @total, 0, @error, @slices)`);
+              @startedAt, @finishedAt, @total, 0, @error, @slices, @contentVersion, @kind, @parentId, @deliverWithin, @retractedAt)`);
     const insertWork = db.prepare("INSERT OR REPLACE INTO work (partition, kind, id, data, created_at) VALUES (?, 'job', ?, '{}', ?)");
     const insertDelivery = db.prepare(`
       INSERT INTO deliveries (job_id, recipient_key, seq, status, recipient, reason, updated_at)
@@ -69,6 +75,11 @@ export class SqliteJobStore implements JobStore {
         finishedAt: job.finishedAt ?? null,
         total: deliveries.length,
         error: job.error ?? null,
+        contentVersion: job.contentVersion ?? 1,
+        kind: job.kind ?? null,
+        parentId: job.parentId ?? null,
+        deliverWithin: job.deliverWithin ? JSON.stringify(job.deliverWithin) : null,
+        retractedAt: job.retractedAt ?? null,
       });
       deliveries.forEach((d, seq) => {
         insertDelivery.run(job.id, d.recipientKey, seq, d.status ?? "pending", JSON.stringify(d.recipient), d.reason ?? null, job.createdAt);
@@ -83,23 +94,25 @@ export class SqliteJobStore implements JobStore {
     this.selectUnfinished = db.prepare("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at, id");
     this.updateJobRow = db.prepare(`
       UPDATE jobs SET status = COALESCE(@status, status), started_at = COALESCE(@startedAt, started_at),
-        finished_at = COALESCE(@finishedAt, finished_at), error = COALESCE(@error, error),
+        finished_at = CASE WHEN @finishedAtGiven THEN @finishedAt ELSE finished_at END,
+        error = CASE WHEN @errorGiven THEN @error ELSE error END,
+        retracted_at = COALESCE(@retractedAt, retracted_at),
+        content = COALESCE(@content, content), content_version = content_version + (@content IS NOT NULL),
         throttle_retries = throttle_retries + @throttleRetriesIncrement, updated_at = @updatedAt
       WHERE id = @id AND (@onlyIf IS NULL OR status IN (SELECT value FROM json_each(@onlyIf)))`);
     this.selectDelivery = db.prepare("SELECT * FROM deliveries WHERE job_id = ? AND recipient_key = ?");
-    const setDelivery = `
-      UPDATE deliveries SET status = COALESCE(@status, status), attempts = attempts + @attempts,
-        throttled = throttled + @throttled, activity_id = COALESCE(@activityId, activity_id),
-        reason = COALESCE(@reason, reason),
-        not_before = CASE WHEN @notBeforeGiven THEN @notBefore ELSE not_before END,
-        recipient = COALESCE(@recipient, recipient), updated_at = @updatedAt
-      WHERE job_id = @jobId AND recipient_key = @recipientKey`;
-    this.updateDeliveryRow = db.prepare(setDelivery);
-    this.updateDeliveryIfStatus = db.prepare(`${setDelivery} AND status = @expect`);
     this.transitionRows = db.prepare(`
-      UPDATE deliveries SET status = @to, reason = COALESCE(@reason, reason), updated_at = @updatedAt
+      UPDATE deliveries SET status = @to, reason = COALESCE(@reason, reason), updated_at = @updatedAt,
+        attempts = CASE WHEN @reset THEN 0 ELSE attempts END, throttled = CASE WHEN @reset THEN 0 ELSE throttled END,
+        not_before = CASE WHEN @reset THEN NULL ELSE not_before END
       WHERE job_id = @jobId AND status = @from AND seq >= @fromSeq AND seq < @toSeq`);
     this.countRows = db.prepare("SELECT status, count(*) AS n FROM deliveries WHERE job_id = ? GROUP BY status");
+    this.countExtras = db.prepare(`
+      SELECT count(acknowledged_at) AS ack, coalesce(sum(status = 'pending' AND held = 1), 0) AS held FROM deliveries WHERE job_id = ?`);
+    this.countVersions = db.prepare(`
+      SELECT coalesce(content_version, 1) AS v, count(*) AS n FROM deliveries WHERE job_id = ? AND status = 'sent' GROUP BY v`);
+    this.countCopies = db.prepare(`
+      SELECT copy_state AS state, count(*) AS n FROM deliveries WHERE job_id = ? AND status = 'sent' AND copy_state IS NOT NULL GROUP BY copy_state`);
   }
 
   async createJob(job: NewJob, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }> {
@@ -135,32 +148,41 @@ export class SqliteJobStore implements JobStore {
       id,
       status: patch.status ?? null,
       startedAt: patch.startedAt ?? null,
+      finishedAtGiven: patch.finishedAt === undefined ? 0 : 1,
       finishedAt: patch.finishedAt ?? null,
+      errorGiven: patch.error === undefined ? 0 : 1,
       error: patch.error ?? null,
+      retractedAt: patch.retractedAt ?? null,
+      content: patch.content === undefined ? null : JSON.stringify(patch.content),
       throttleRetriesIncrement: patch.throttleRetriesIncrement ?? 0,
       updatedAt: nowIso(),
     }).changes === 1;
   }
 
-  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
+  async listDeliveriesByStatus(
+    jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number, filter?: DeliveryFilter,
+  ): Promise<Delivery[]> {
     const unique = [...new Set(statuses)];
     if (unique.length === 0) return [];
     const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
+    const where = filterSql(filter);
     // One index range (job_id, status, seq) per status, each already in seq order and limited, merged by seq:
     // no sort over every pending delivery of a 100k job.
-    const branch = "SELECT * FROM (SELECT * FROM deliveries WHERE job_id = ? AND status = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?)";
+    const branch = `SELECT * FROM (SELECT * FROM deliveries WHERE job_id = ? AND status = ? AND seq > ? AND seq < ?${where.sql} ORDER BY seq LIMIT ?)`;
     const sql = unique.length === 1 ? branch : `${unique.map(() => branch).join(" UNION ALL ")} ORDER BY seq LIMIT ?`;
-    const params: unknown[] = unique.flatMap((s) => [jobId, s, afterSeq ?? -1, beforeSeq ?? Number.MAX_SAFE_INTEGER, max]);
+    const params: unknown[] = unique.flatMap((s) => [jobId, s, afterSeq ?? -1, beforeSeq ?? Number.MAX_SAFE_INTEGER, ...where.params, max]);
     if (unique.length > 1) params.push(max);
     return (this.statement(sql).all(...params) as DeliveryRow[]).map(deliveryFromRow);
   }
 
-  async listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
+  async listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus, filter?: DeliveryFilter): Promise<Page<Delivery>> {
     const after = decodeCursor(cursor, isInteger) ?? -1;
     const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
+    const where = filterSql(filter);
     const rows = (status === undefined
-      ? this.statement("SELECT * FROM deliveries WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?").all(jobId, after, max + 1)
-      : this.statement("SELECT * FROM deliveries WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?").all(jobId, status, after, max + 1)
+      ? this.statement(`SELECT * FROM deliveries WHERE job_id = ? AND seq > ?${where.sql} ORDER BY seq LIMIT ?`).all(jobId, after, ...where.params, max + 1)
+      : this.statement(`SELECT * FROM deliveries WHERE job_id = ? AND status = ? AND seq > ?${where.sql} ORDER BY seq LIMIT ?`)
+        .all(jobId, status, after, ...where.params, max + 1)
     ) as DeliveryRow[];
     const items = rows.slice(0, max).map(deliveryFromRow);
     return rows.length > max ? { items, cursor: encodeCursor(items[items.length - 1]!.seq) } : { items };
@@ -171,10 +193,24 @@ export class SqliteJobStore implements JobStore {
     return row && deliveryFromRow(row);
   }
 
-  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean> {
-    const statement = expect === undefined ? this.updateDeliveryRow : this.updateDeliveryIfStatus;
-    return statement.run({
-      ...(expect === undefined ? {} : { expect }),
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus | DeliveryExpectation): Promise<boolean> {
+    const expectation = asExpectation(expect);
+    const conditions = [
+      expectation?.status !== undefined ? " AND status = @expectStatus" : "",
+      expectation?.copy !== undefined ? " AND copy_state IS @expectCopy" : "",
+    ].join("");
+    return this.statement(`${SET_DELIVERY}${conditions}`).run({
+      expectStatus: expectation?.status ?? null,
+      expectCopy: expectation?.copy ?? null,
+      heldGiven: patch.held === undefined ? 0 : 1,
+      held: patch.held ? 1 : 0,
+      contentVersion: patch.contentVersion ?? null,
+      copyGiven: patch.copy === undefined ? 0 : 1,
+      copy: patch.copy ?? null,
+      copyReasonGiven: patch.copyReason === undefined ? 0 : 1,
+      copyReason: patch.copyReason ?? null,
+      acknowledgedAt: patch.acknowledgedAt ?? null,
+      acknowledgedBy: patch.acknowledgedBy ?? null,
       jobId,
       recipientKey,
       status: patch.status ?? null,
@@ -189,10 +225,13 @@ export class SqliteJobStore implements JobStore {
     }).changes === 1;
   }
 
-  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
+  async transitionAll(
+    jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange, options?: { resetAttempts?: boolean },
+  ): Promise<number> {
     if (from === to) return 0;
     return this.transitionRows.run({
       jobId, from, to, reason: reason ?? null, updatedAt: nowIso(), fromSeq: range?.from ?? 0, toSeq: range?.to ?? Number.MAX_SAFE_INTEGER,
+      reset: options?.resetAttempts ? 1 : 0,
     }).changes;
   }
 
@@ -225,11 +264,59 @@ export class SqliteJobStore implements JobStore {
     return counts;
   }
 
+  async copyCounts(jobId: string): Promise<CopyCounts> {
+    const extras = this.countExtras.get(jobId) as { ack: number; held: number };
+    const counts = emptyCopyCounts();
+    counts.acknowledged = extras.ack;
+    counts.held = extras.held;
+    for (const { v, n } of this.countVersions.all(jobId) as Array<{ v: number; n: number }>) counts.versions[String(v)] = n;
+    for (const { state, n } of this.countCopies.all(jobId) as Array<{ state: CopyState; n: number }>) counts.copies[state] = n;
+    return addToCopyCounts(counts, {});
+  }
+
   private statement(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
     return statement;
   }
+}
+
+const SET_DELIVERY = `
+  UPDATE deliveries SET status = COALESCE(@status, status), attempts = attempts + @attempts,
+    throttled = throttled + @throttled, activity_id = COALESCE(@activityId, activity_id),
+    reason = COALESCE(@reason, reason),
+    not_before = CASE WHEN @notBeforeGiven THEN @notBefore ELSE not_before END,
+    recipient = COALESCE(@recipient, recipient),
+    held = CASE WHEN @heldGiven THEN @held ELSE held END,
+    content_version = COALESCE(@contentVersion, content_version),
+    copy_state = CASE WHEN @copyGiven THEN @copy ELSE copy_state END,
+    copy_reason = CASE WHEN @copyReasonGiven THEN @copyReason ELSE copy_reason END,
+    acknowledged_at = COALESCE(@acknowledgedAt, acknowledged_at),
+    acknowledged_by = COALESCE(@acknowledgedBy, acknowledged_by),
+    updated_at = @updatedAt
+  WHERE job_id = @jobId AND recipient_key = @recipientKey`;
+
+/** The WHERE clauses of a DeliveryFilter (appended after the job/status/seq conditions) and their parameters. */
+function filterSql(filter: DeliveryFilter | undefined): { sql: string; params: unknown[] } {
+  if (!filter) return { sql: "", params: [] };
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (filter.contentVersionBelow !== undefined) {
+    parts.push("coalesce(content_version, 1) < ?");
+    params.push(filter.contentVersionBelow);
+  }
+  if (filter.copy !== undefined) {
+    const states = filter.copy.filter((c): c is CopyState => c !== null);
+    const alternatives = [
+      ...(filter.copy.includes(null) ? ["copy_state IS NULL"] : []),
+      ...(states.length ? [`copy_state IN (${states.map(() => "?").join(", ")})`] : []),
+    ];
+    parts.push(alternatives.length ? `(${alternatives.join(" OR ")})` : "0");
+    params.push(...states);
+  }
+  if (filter.acknowledged !== undefined) parts.push(filter.acknowledged ? "acknowledged_at IS NOT NULL" : "acknowledged_at IS NULL");
+  if (filter.held !== undefined) parts.push(filter.held ? "held = 1" : "held = 0");
+  return { sql: parts.map((p) => ` AND ${p}`).join(""), params };
 }
 
 /** A recipient listed twice gets one delivery, at its first position. */
@@ -256,7 +343,12 @@ function jobFromRow(row: JobRow): Job {
     total: row.total,
     throttleRetries: row.throttle_retries,
     slices: row.slices === null ? defaultSlices(row.total) : JSON.parse(row.slices),
+    contentVersion: row.content_version ?? 1,
   };
+  if (row.kind === "reminder") job.kind = "reminder";
+  if (row.parent_id) job.parentId = row.parent_id;
+  if (row.deliver_within) job.deliverWithin = JSON.parse(row.deliver_within);
+  if (row.retracted_at) job.retractedAt = row.retracted_at;
   if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
   if (row.category !== null) job.category = row.category;
   if (row.created_by) job.createdBy = row.created_by;
@@ -280,5 +372,11 @@ function deliveryFromRow(row: DeliveryRow): Delivery {
   if (row.activity_id !== null) d.activityId = row.activity_id;
   if (row.reason !== null) d.reason = row.reason;
   if (row.not_before !== null) d.notBefore = row.not_before;
+  if (row.held) d.held = true;
+  if (row.content_version !== null && row.content_version !== undefined) d.contentVersion = row.content_version;
+  if (row.copy_state) d.copy = row.copy_state as CopyState;
+  if (row.copy_reason) d.copyReason = row.copy_reason;
+  if (row.acknowledged_at) d.acknowledgedAt = row.acknowledged_at;
+  if (row.acknowledged_by) d.acknowledgedBy = row.acknowledged_by;
   return d;
 }

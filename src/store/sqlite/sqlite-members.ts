@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
+import type { GoneReason, Member, MemberInput, MemberStore, Page, UserRef } from "../types";
 import { clampLimit, decodeCursor, encodeCursor, isString, nowIso } from "./cursor";
 
 interface Row {
@@ -12,6 +12,8 @@ interface Row {
   service_url: string;
   personal_conversation_id: string | null;
   time_zone: string | null;
+  personal_chat_gone?: string | null;
+  personal_chat_gone_at?: string | null;
   updated_at: string;
 }
 
@@ -25,6 +27,7 @@ export class SqliteMemberStore implements MemberStore {
   private readonly selectBySourceAfter: Database.Statement;
   private readonly countSource: Database.Statement;
   private readonly setPersonal: Database.Statement;
+  private readonly setGone: Database.Statement;
   private readonly removeMembershipTx: Database.Transaction<(sourceKey: string, userIds: string[]) => void>;
   private readonly removePersonTx: Database.Transaction<(tenantId: string, userId: string) => boolean>;
 
@@ -40,6 +43,8 @@ export class SqliteMemberStore implements MemberStore {
         service_url = excluded.service_url,
         personal_conversation_id = COALESCE(excluded.personal_conversation_id, personal_conversation_id),
         time_zone = COALESCE(excluded.time_zone, time_zone),
+        personal_chat_gone = CASE WHEN excluded.personal_conversation_id IS NULL THEN personal_chat_gone END,
+        personal_chat_gone_at = CASE WHEN excluded.personal_conversation_id IS NULL THEN personal_chat_gone_at END,
         updated_at = excluded.updated_at`);
     const insertMembership = db.prepare(
       "INSERT INTO memberships (source_key, user_id, tenant_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -86,7 +91,10 @@ export class SqliteMemberStore implements MemberStore {
       return deletePerson.run(tenantId, userId).changes > 0;
     });
     this.setPersonal = db.prepare(
-      "UPDATE members SET personal_conversation_id = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
+      "UPDATE members SET personal_conversation_id = ?, personal_chat_gone = NULL, personal_chat_gone_at = NULL, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
+    );
+    this.setGone = db.prepare(
+      "UPDATE members SET personal_chat_gone = ?, personal_chat_gone_at = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
     );
   }
 
@@ -137,6 +145,11 @@ export class SqliteMemberStore implements MemberStore {
     // No member row yet: nothing to attach it to (the engine upserts the member first).
     this.setPersonal.run(conversationId, nowIso(), tenantId, userId);
   }
+
+  async markPersonalChatGone(tenantId: string, userId: string, reason: GoneReason, at?: string): Promise<boolean> {
+    const stamp = nowIso();
+    return this.setGone.run(reason, at ?? stamp, stamp, tenantId, userId).changes === 1;
+  }
 }
 
 function fromRow(row: Row): Member {
@@ -147,5 +160,7 @@ function fromRow(row: Row): Member {
   if (row.name !== null) m.name = row.name;
   if (row.personal_conversation_id !== null) m.personalConversationId = row.personal_conversation_id;
   if (row.time_zone !== null) m.timeZone = row.time_zone;
+  if (row.personal_chat_gone) m.personalChatGone = row.personal_chat_gone as GoneReason;
+  if (row.personal_chat_gone_at) m.personalChatGoneAt = row.personal_chat_gone_at;
   return m;
 }

@@ -9,6 +9,7 @@ export class SqliteWorkStore implements WorkStore {
   private readonly selectAll: Database.Statement;
   private readonly selectSome: Database.Statement;
   private readonly deleteOne: Database.Statement;
+  private readonly deleteUnchanged: Database.Statement;
 
   constructor(db: Database.Database) {
     this.upsert = db.prepare("INSERT OR REPLACE INTO work (partition, kind, id, data, created_at) VALUES (?, ?, ?, ?, ?)");
@@ -16,6 +17,7 @@ export class SqliteWorkStore implements WorkStore {
     this.selectSome = db.prepare(
       "SELECT * FROM work WHERE partition IN (SELECT value FROM json_each(?)) ORDER BY partition, created_at, kind, id");
     this.deleteOne = db.prepare("DELETE FROM work WHERE partition = ? AND kind = ? AND id = ?");
+    this.deleteUnchanged = db.prepare("DELETE FROM work WHERE partition = ? AND kind = ? AND id = ? AND created_at = ? AND data = ?");
   }
 
   async put(item: Omit<WorkItem, "createdAt"> & { createdAt?: string }): Promise<void> {
@@ -29,5 +31,9 @@ export class SqliteWorkStore implements WorkStore {
 
   async remove(partition: number, kind: WorkItem["kind"], id: string): Promise<boolean> {
     return this.deleteOne.run(partition, kind, id).changes === 1;
+  }
+
+  async removeIfUnchanged(item: WorkItem): Promise<boolean> {
+    return this.deleteUnchanged.run(item.partition, item.kind, item.id, item.createdAt, JSON.stringify(item.data)).changes === 1;
   }
 }
