@@ -102,14 +102,17 @@ export class TestEntra {
       res.end(JSON.stringify(body));
     };
     if (req.url === "/common/v2.0/.well-known/openid-configuration" && this.metadataDown) {
-      res.writeHead(503).end();
+      res.writeHead(503);
+      res.end();
     } else if (req.url === "/common/v2.0/.well-known/openid-configuration") {
       json({ issuer: "https://login.microsoftonline.com/{tenantid}/v2.0", jwks_uri: `${this.origin}/common/discovery/v2.0/keys` });
     } else if (req.url === "/common/discovery/v2.0/keys") {
       this.jwksRequests++;
       json({ keys: this.keys.map((k) => k.publicJwk) });
     } else {
-      res.writeHead(404).end();
+      // Not chained: restify (loaded by other tests) patches ServerResponse.writeHead to return nothing.
+      res.writeHead(404);
+      res.end();
     }
   }
 }
