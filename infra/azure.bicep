@@ -50,6 +50,7 @@ var heraldTables = [
   'heralddeliveries'
   'heraldprefs'
   'heraldschedules'
+  'heraldinbox'
 ]
 
 // Built-in role "Storage Table Data Contributor": read, write and delete table entities.

@@ -6,6 +6,7 @@
  * collection. Timestamps are ISO-8601 strings (UTC).
  */
 import type { ConversationReference } from "botbuilder";
+import type { InboxStore } from "./inbox";
 
 // ---------------------------------------------------------------------------------------------- targets
 
@@ -132,6 +133,11 @@ export interface MemberStore {
   countBySource(sourceKey: string): Promise<number>;
   /** Remember the 1:1 conversation id created for a user so it is created once and reused. */
   setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void>;
+  /**
+   * People of a tenant matching `text` (see search-words.ts: every query word starts one of their words), by
+   * name, at most `limit` (1..50). An index lookup, never a scan; a query shorter than 2 characters finds nobody.
+   */
+  search(tenantId: string, text: string, limit: number): Promise<Member[]>;
 }
 
 // ------------------------------------------------------------------------------------ notifications/jobs
@@ -295,6 +301,8 @@ export interface HeraldStore {
   jobs: JobStore;
   preferences: PreferenceStore;
   schedules: ScheduleRunStore;
+  /** Who received what, per person ("My notifications"); see inbox.ts. */
+  inbox: InboxStore;
   /** Cheap round trip; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,8 @@
  *   membership  PK "s!!<sourceKey>"        RK "<userId>"               { tenantId, userId }: a roster in userId order
  * `memberindex` table:
  *   PK "<aad|upn>!!<bucket(value)>"  RK "<value>!!<tenantId>"  → { tenantId, userId }
+ *   PK "w!!<tenantId>!!<first 2 characters of word>"  RK "<word>!!<userId>"  → { tenantId, userId }: the directory
+ *   search (search-words.ts), a RowKey-prefix range per query; like the upn index, stale rows are checked on read
  * (every part encoded with encodeKey; bucket = stable hash mod 64, fixed forever.)
  *
  * Lookups are point reads when the tenant is known, and one RowKey-prefix range inside one partition when it
@@ -16,6 +18,7 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
+import { compareByName, matchesQuery, memberSearchWords, MIN_SEARCH_CHARS, queryWords } from "../search-words";
 import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, prefixUpperBound } from "./keys";
 import {
   chunk, clampLimit, countRows, decodeCursor, definedProps, deleteIfPresent, deleteRows, encodeCursor,
@@ -39,6 +42,8 @@ const personKeys = (tenantId: string, userId: string) =>
 const indexKeys = (kind: IndexKind, value: string, tenantId: string) =>
   ({ partitionKey: compositeKey(kind, bucketOf(value, BUCKETS)), rowKey: compositeKey(value, tenantId) });
 const sourcePartition = (sourceKey: string) => compositeKey("s", sourceKey);
+const wordKeys = (word: string, tenantId: string, userId: string) =>
+  ({ partitionKey: compositeKey("w", tenantId, word.slice(0, MIN_SEARCH_CHARS)), rowKey: compositeKey(word, userId) });
 
 /** Rows whose RowKey is `<value>!!<anything>` in one partition: the same value in every tenant. */
 function prefixFilter(partitionKey: string, value: string): string {
@@ -70,6 +75,9 @@ export class AzureMemberStore implements MemberStore {
       const pointer = { tenantId: p.tenantId as string, userId: p.userId as string };
       if (typeof p.aadObjectId === "string") indexRows.push({ ...indexKeys("aad", p.aadObjectId, pointer.tenantId), ...pointer });
       if (typeof p.upn === "string") indexRows.push({ ...indexKeys("upn", p.upn, pointer.tenantId), ...pointer });
+      for (const word of memberSearchWords(p as Pick<Member, "name" | "upn" | "email">)) {
+        indexRows.push({ ...wordKeys(word, pointer.tenantId, pointer.userId), ...pointer });
+      }
     }
     await this.writeGrouped(this.index, indexRows, "Replace");
 
@@ -147,6 +155,24 @@ export class AzureMemberStore implements MemberStore {
     } catch (error) {
       if (!isNotFound(error)) throw error; // unknown person: nothing to attach it to (the engine upserts first)
     }
+  }
+
+  async search(tenantId: string, text: string, limit: number): Promise<Member[]> {
+    const words = queryWords(text);
+    if (!words.length) return [];
+    const max = clampLimit(limit, 50);
+    const first = words[0]!;
+    const { partitionKey } = wordKeys(first, tenantId, "");
+    const low = encodeKey(first);
+    const filter = `PartitionKey eq ${literal(partitionKey)} and RowKey ge ${literal(low)} and RowKey lt ${literal(prefixUpperBound(low))}`;
+    const pointers = await queryRows(this.index, filter, max * 20, ["userId"]);
+    const userIds = [...new Set(pointers.map((row) => String(row.userId)))];
+    const people: Array<Member | undefined> = new Array(userIds.length);
+    await forEachBounded(userIds, CONCURRENCY, async (userId, i) => {
+      people[i] = await this.get(tenantId, userId);
+    });
+    // A renamed person's old words stay in the index: the check against the stored person drops them.
+    return people.filter((m): m is Member => m !== undefined && matchesQuery(m, words)).sort(compareByName).slice(0, max);
   }
 
   /** Upserts rows as transactions of up to 100 per partition, several in flight. */

@@ -1,4 +1,5 @@
 import type { HeraldStore } from "../types";
+import { MemoryInboxStore } from "./memory-inbox";
 import { MemoryJobStore } from "./memory-jobs";
 import { MemoryMemberStore } from "./memory-members";
 import { MemoryPreferenceStore } from "./memory-preferences";
@@ -16,6 +17,7 @@ export class MemoryStore implements HeraldStore {
   readonly jobs = new MemoryJobStore();
   readonly preferences = new MemoryPreferenceStore();
   readonly schedules = new MemoryScheduleRunStore();
+  readonly inbox = new MemoryInboxStore();
   private closed = false;
 
   async ping(): Promise<void> {

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
 import { clampLimit, decodeCursor, encodeCursor, isString, nowIso } from "./cursor";
+import { SqliteMemberSearch } from "./sqlite-member-search";
 
 interface Row {
   tenant_id: string;
@@ -26,8 +27,10 @@ export class SqliteMemberStore implements MemberStore {
   private readonly countSource: Database.Statement;
   private readonly setPersonal: Database.Statement;
   private readonly removeMembershipTx: Database.Transaction<(sourceKey: string, userIds: string[]) => void>;
+  private readonly searchIndex: SqliteMemberSearch;
 
   constructor(db: Database.Database) {
+    this.searchIndex = new SqliteMemberSearch(db);
     const upsertMember = db.prepare(`
       INSERT INTO members (tenant_id, user_id, aad_object_id, upn, email, name, service_url, personal_conversation_id, time_zone, updated_at)
       VALUES (@tenantId, @userId, @aadObjectId, @upn, @email, @name, @serviceUrl, @personalConversationId, @timeZone, @updatedAt)
@@ -125,6 +128,10 @@ export class SqliteMemberStore implements MemberStore {
   async setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void> {
     // No member row yet: nothing to attach it to (the engine upserts the member first).
     this.setPersonal.run(conversationId, nowIso(), tenantId, userId);
+  }
+
+  async search(tenantId: string, text: string, limit: number): Promise<Member[]> {
+    return this.searchIndex.search(tenantId, text, clampLimit(limit, 50), fromRow);
   }
 }
 
