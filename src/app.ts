@@ -21,6 +21,8 @@ import { openStore, parseStoreSpec } from "./store/open";
 import type { HeraldStore, Target } from "./store/types";
 import { startSchedules, type RunningSchedules } from "./triggers/start-schedules";
 import { createGraphAppInstaller } from "./graph/create-installer";
+import { InboxRecorder } from "./inbox/inbox-recorder";
+import { mountTab } from "./tab";
 
 /** Teams' public Bot Connector endpoint, for chats created through Graph before any activity named one. */
 export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/";
@@ -38,6 +40,8 @@ export interface Herald {
   bot: HeraldBot;
   engine: DeliveryEngine;
   notifications: NotificationService;
+  /** Writes sent deliveries into people's inboxes ("My notifications") in the background. */
+  inbox: InboxRecorder;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
@@ -46,6 +50,7 @@ export interface Herald {
 export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
   const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
   const adapter = createCloudAdapter(config, logger);
+  const inbox = new InboxRecorder({ store, logger });
   const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
@@ -56,19 +61,20 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     render: renderNotificationActivity,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
-    observers: overrides.observers,
+    observers: [inbox, ...(overrides.observers ?? [])],
     ...overrides.engine,
   });
 
   const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page));
 
-  const teamChannels = async (team: Target): Promise<string[]> => {
-    let ids: string[] = [];
+  const channelsOf = async (team: Target): Promise<Array<{ id: string; name?: string }>> => {
+    let channels: Array<{ id: string; name?: string }> = [];
     await adapter.continueConversationAsync(config.botId, team.reference, async (context) => {
-      ids = (await TeamsInfo.getTeamChannels(context, team.teamId)).map((c) => c.id!).filter(Boolean);
+      channels = (await TeamsInfo.getTeamChannels(context, team.teamId)).filter((c) => c.id).map((c) => ({ id: c.id!, ...(c.name ? { name: c.name } : {}) }));
     });
-    return ids;
+    return channels;
   };
+  const teamChannels = async (team: Target): Promise<string[]> => (await channelsOf(team)).map((c) => c.id);
   const audiences = new AudienceResolver({
     store,
     teamChannels,
@@ -86,6 +92,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     apiKey: config.apiKey,
     processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
   });
+  mountTab(server, { config: config.tab, localMode: !config.botId, store, notifications, logger, teamChannels: channelsOf });
 
   let schedules: RunningSchedules | undefined;
 
@@ -94,6 +101,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     bot: heraldBot,
     engine,
     notifications,
+    inbox,
     async start() {
       await engine.start();
       if (config.schedulesFile) {
@@ -111,6 +119,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.allSettled([...heraldBot.rosterSyncs]);
       await engine.stop();
+      await inbox.idle();
       await store.close();
     },
   };

@@ -8,6 +8,7 @@ import { isTimeZone } from "./time-zone";
 /** App settings the Bicep template must set on the Web App (checked by `npm run validate`). */
 export const AZURE_APP_SETTINGS = [
   "BOT_ID", "BOT_TYPE", "BOT_TENANT_ID", "HERALD_API_KEY", "HERALD_STORE", "AZURE_CLIENT_ID", "RUNNING_ON_AZURE",
+  "AAD_APP_CLIENT_ID", "AAD_APP_TENANT_ID", "BOT_DOMAIN", "HERALD_SENDERS",
 ] as const;
 
 export type BotType = "MultiTenant" | "SingleTenant" | "UserAssignedMsi";
@@ -43,6 +44,23 @@ export interface HeraldConfig {
   };
   /** Public base URL of this bot, used in card links (optional). */
   publicUrl?: string;
+  /** The tab: Teams SSO (Entra ID tokens) and who may send from it. */
+  tab: TabConfig;
+}
+
+export interface TabConfig {
+  /** The Entra app (client) id Teams SSO issues tokens for (AAD_APP_CLIENT_ID); unset = SSO off, local mode only. */
+  clientId?: string;
+  /** Accepted token audiences: the client id (v2 tokens) and api://<BOT_DOMAIN>/<client id> (v1 tokens). */
+  audiences: string[];
+  /** Tenants whose people may sign in; empty = any. */
+  allowedTenants: string[];
+  /** Entra authority host ("login.microsoftonline.com", or a sovereign cloud's). */
+  authorityHost: string;
+  /** Where the signing keys are announced (tests point it at a loopback server); default from the authority. */
+  openIdMetadataUrl?: string;
+  /** Entra object ids or UPNs (lower-cased) who may send from the tab, besides holders of the Herald.Sender role. */
+  senders: string[];
 }
 
 export class ConfigError extends Error {
@@ -126,5 +144,29 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
       baseUrl: optional(env, "HERALD_GRAPH_URL"),
     },
     publicUrl,
+    tab: tabConfig(env, publicUrl),
+  };
+}
+
+const list = (value: string | undefined) => (value ?? "").split(/[\s,;]+/).map((v) => v.trim()).filter(Boolean);
+
+function tabConfig(env: Env, publicUrl: string | undefined): TabConfig {
+  const clientId = optional(env, "AAD_APP_CLIENT_ID");
+  const domain = optional(env, "BOT_DOMAIN") ?? (publicUrl ? new URL(publicUrl).host : undefined);
+  if (domain && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(domain)) throw new ConfigError("BOT_DOMAIN", `must be a host name such as herald.azurewebsites.net (got "${domain}")`);
+  const authority = optional(env, "AAD_APP_OAUTH_AUTHORITY_HOST") ?? "login.microsoftonline.com";
+  const authorityHost = authority.replace(/^https:\/\//, "").replace(/\/+$/, "");
+  if (!/^[A-Za-z0-9.-]+$/.test(authorityHost)) throw new ConfigError("AAD_APP_OAUTH_AUTHORITY_HOST", `must be a host such as login.microsoftonline.com (got "${authority}")`);
+  const openIdMetadataUrl = optional(env, "HERALD_ENTRA_METADATA_URL");
+  if (openIdMetadataUrl && !/^https?:\/\//.test(openIdMetadataUrl)) throw new ConfigError("HERALD_ENTRA_METADATA_URL", "must be an http(s) URL");
+  // One tenant by default: the app's own (an organisation's Herald); "*" opens the tab to every tenant.
+  const tenants = optional(env, "HERALD_ALLOWED_TENANTS") ?? optional(env, "AAD_APP_TENANT_ID");
+  return {
+    ...(clientId ? { clientId } : {}),
+    audiences: clientId ? [clientId, ...(domain ? [`api://${domain}/${clientId}`] : [])] : [],
+    allowedTenants: tenants === "*" ? [] : list(tenants).map((t) => t.toLowerCase()),
+    authorityHost,
+    ...(openIdMetadataUrl ? { openIdMetadataUrl } : {}),
+    senders: list(optional(env, "HERALD_SENDERS")).map((s) => s.toLowerCase()),
   };
 }
