@@ -21,6 +21,8 @@ export interface InboxRecorderOptions {
   batchSize?: number;
   /** Beyond this many queued deliveries, new ones are left to the sweep at the job's end (memory bound). */
   maxQueued?: number;
+  /** First wait before a failed write is tried again (ms; then ×4). */
+  retryDelayMs?: number;
 }
 
 type Work = { kind: "sent"; event: SettledEvent } | { kind: "finished"; event: JobFinishedEvent };
@@ -159,7 +161,7 @@ export class InboxRecorder implements DeliveryObserver {
         return;
       } catch (error) {
         if (attempt >= WRITE_ATTEMPTS) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** attempt));
+        await new Promise((resolve) => setTimeout(resolve, (this.options.retryDelayMs ?? 200) * 4 ** (attempt - 1)));
       }
     }
   }
