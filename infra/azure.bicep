@@ -32,6 +32,15 @@ param teamsAppId string = ''
 @description('Herald\'s id in the org app catalog (written by `teamsapp publish`); enables installs through Graph.')
 param teamsAppCatalogId string = ''
 
+@description('Client id of the tab\'s Microsoft Entra app (aadApp/create): Teams SSO tokens are issued for it.')
+param aadAppClientId string = ''
+
+@description('Tenant of that Entra app: only its people may sign in to the tab.')
+param aadAppTenantId string = tenant().tenantId
+
+@description('Entra object ids or UPNs (comma-separated) who may send from the tab without the Herald.Sender app role.')
+param heraldSenders string = ''
+
 @description('Herald\'s log level (pino): trace, debug, info, warn, error or fatal.')
 param logLevel string = 'info'
 
@@ -203,6 +212,23 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'TEAMS_APP_CATALOG_ID'
           value: teamsAppCatalogId
+        }
+        {
+          name: 'AAD_APP_CLIENT_ID'
+          value: aadAppClientId
+        }
+        {
+          name: 'AAD_APP_TENANT_ID'
+          value: aadAppTenantId
+        }
+        {
+          // The tab's token audience is api://<this host>/<client id> (aad.manifest.json).
+          name: 'BOT_DOMAIN'
+          value: '${webAppName}.azurewebsites.net'
+        }
+        {
+          name: 'HERALD_SENDERS'
+          value: heraldSenders
         }
         {
           name: 'LOG_LEVEL'

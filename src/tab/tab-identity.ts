@@ -9,10 +9,9 @@ import { bearerToken, TokenRejectedError, type EntraTokenValidator } from "../au
 import { ApiError } from "../api/errors";
 import type { HeraldStore } from "../store/types";
 
-/** The app role (aad.manifest.json) that makes someone a sender; HERALD_SENDERS adds people by id or UPN. */
-export const SENDER_ROLE = "Herald.Sender";
-/** The delegated scope Teams SSO tokens carry for the tab (aad.manifest.json, webApplicationInfo). */
-export const TAB_SCOPE = "access_as_user";
+import { SENDER_ROLE, TAB_SCOPE } from "../auth/app-roles";
+
+export { SENDER_ROLE, TAB_SCOPE };
 export const LOCAL_PERSON_HEADER = "x-herald-as";
 
 export interface TabPerson {

@@ -6,7 +6,7 @@ import { MemoryStore } from "../../src/store/memory";
 import { progressOf } from "../../src/tab/progress";
 import { TabIdentity } from "../../src/tab/tab-identity";
 
-const report = (over: Partial<NotificationReport> & { counts?: Partial<NotificationReport["counts"]> }): NotificationReport => ({
+const report = (over: Omit<Partial<NotificationReport>, "counts"> & { counts?: Partial<NotificationReport["counts"]> }): NotificationReport => ({
   id: "n1", status: "running", title: "t", triggeredBy: "api", audience: { kind: "all" }, createdAt: "2026-01-01T00:00:00.000Z",
   ...over,
   counts: { total: 100, sent: 0, failed: 0, gone: 0, skipped: 0, pending: 100, cancelled: 0, throttleRetries: 0, ...over.counts },

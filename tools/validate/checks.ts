@@ -1,4 +1,5 @@
 import { checkBicep } from "./bicep";
+import { checkEntraApp } from "./entra-app";
 import { checkIcons } from "./icons";
 import { checkManifest } from "./manifest";
 import type { Problem } from "./problem";
@@ -32,6 +33,11 @@ export const CHECKS: readonly Check[] = [
     name: "bicep",
     passed: "infra/**/*.bicep parses; parameters, module params, outputs for teamsapp.yml and Herald's app settings agree",
     run: checkBicep,
+  },
+  {
+    name: "entra-app",
+    passed: "aad.manifest.json declares the tab's scope and the app roles Herald checks, pre-authorizes Teams, matches webApplicationInfo; teamsapp*.yml create and update it",
+    run: checkEntraApp,
   },
 ];
 
