@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (or `npx tsx bench/run.ts [part ...]`): every benchmark, one after the other, printed as JSON.
- * Parts: store-sqlite, store-azurite, install, delivery. Results are recorded in docs/benchmarks.md.
+ * Parts: store-sqlite, store-azurite, install, delivery, tab (needs `npm run build` first). Results are recorded in
+ * docs/benchmarks.md.
  * Benchmarks talk to 127.0.0.1 only: the connector emulator, Azurite, SQLite on a temp file.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { startAzurite } from "../test/support/azurite";
 import { benchDelivery } from "./delivery-bench";
 import { benchInstallCapture } from "./install-bench";
 import { benchStore } from "./store-bench";
+import { benchTab } from "./tab-bench";
 
 const PARTS: Record<string, () => Promise<unknown>> = {
   "store-sqlite": async () => {
@@ -37,6 +39,7 @@ const PARTS: Record<string, () => Promise<unknown>> = {
   },
   install: () => benchInstallCapture(5000, 64),
   delivery: () => benchDelivery(),
+  tab: () => benchTab(),
 };
 
 async function main(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * `npm run dev`: Herald with its embedded SQLite store plus Microsoft 365 Agents Playground pointed at it —
- * Teams offline, no Azure, no tenant, no secrets. Ctrl+C stops both.
+ * Teams offline, no Azure, no tenant, no secrets. Ctrl+C stops both. The tab opens in any browser in local mode.
  *
  *   --no-browser     don't open the Playground in a browser (headless machines)
  *   --port <n>       Herald's port (default 3978); the Playground listens on 56150
@@ -54,4 +54,6 @@ const playgroundEnv = { ...process.env, ...(args.includes("--no-browser") ? { TE
 run("playground", process.execPath, [playgroundCli, "-p", String(playgroundPort), "-c", "msteams", "-e", `http://127.0.0.1:${port}/api/messages`], playgroundEnv);
 
 console.log(`Herald: http://127.0.0.1:${port}   Agents Playground: http://localhost:${playgroundPort}`);
+console.log(`Herald tab (local mode: you are whoever you name, a sender): http://127.0.0.1:${port}/tab/?as=<Entra object id or Teams user id>`);
+console.log(`  — or open http://127.0.0.1:${port}/tab/ to pick someone Herald knows (install it in the Playground's personal chat first)`);
 console.log(`Send a notification:  curl -X POST http://127.0.0.1:${port}/api/notifications -H 'content-type: application/json' -d '{"title":"Hello","text":"From Herald"}'`);

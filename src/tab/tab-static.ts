@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import type { Request, Response, Server } from "restify";
 import { ApiError, sendError } from "../api/errors";
 
@@ -69,6 +70,20 @@ export function registerTabStatic(server: Server, options: { dir: string; localM
     }
     return indexHtml;
   };
+  // Hashed assets never change: read and compress each once.
+  const assets = new Map<string, { type: string; raw: Buffer; gzipped: Buffer }>();
+  const load = (relative: string) => {
+    let asset = assets.get(relative);
+    if (!asset) {
+      const file = path.join(options.dir, relative);
+      const type = CONTENT_TYPES[path.extname(file)];
+      if (!type || !existsSync(file)) throw new ApiError(404, "not_found", `/tab/${relative} was not found`);
+      const raw = readFileSync(file);
+      asset = { type, raw, gzipped: gzipSync(raw, { level: 9 }) };
+      assets.set(relative, asset);
+    }
+    return asset;
+  };
   const common = (res: Response) => {
     res.setHeader("content-security-policy", csp);
     res.setHeader("x-content-type-options", "nosniff");
@@ -94,14 +109,15 @@ export function registerTabStatic(server: Server, options: { dir: string; localM
       }
       // Only Vite's flat, hashed asset names: nothing else of the disk is reachable.
       if (!/^assets\/[A-Za-z0-9._-]+$/.test(relative) || relative.includes("..")) throw new ApiError(404, "not_found", `/tab/${relative} was not found`);
-      const file = path.join(options.dir, relative);
-      const type = CONTENT_TYPES[path.extname(file)];
-      if (!type || !existsSync(file)) throw new ApiError(404, "not_found", `/tab/${relative} was not found`);
+      const asset = load(relative);
       common(res);
-      res.setHeader("content-type", type);
+      res.setHeader("content-type", asset.type);
       res.setHeader("cache-control", "public, max-age=31536000, immutable");
+      res.setHeader("vary", "accept-encoding");
+      const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+      if (gzip) res.setHeader("content-encoding", "gzip");
       res.status(200);
-      res.end(readFileSync(file));
+      res.end(gzip ? asset.gzipped : asset.raw);
     } catch (error) {
       sendError(res, error instanceof ApiError ? error : new ApiError(500, "internal_error", "the tab could not be served"));
     }

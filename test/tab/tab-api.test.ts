@@ -72,6 +72,8 @@ describe("the tab's HTTP API and pages", function () {
       assert.equal(js.status, 200);
       assert.match(js.headers.get("content-type")!, /^text\/javascript/);
       assert.match(js.headers.get("cache-control")!, /immutable/);
+      assert.equal(js.headers.get("content-encoding"), "gzip", "compressed for clients that accept it (fetch decodes it)");
+      assert.ok((await js.text()).length > 1000);
       for (const path of ["/tab/assets/..%2F..%2Fpackage.json", "/tab/assets/nothing.js", "/tab/secret.txt", "/tab/..%2Fpackage.json"]) {
         const res = await fetch(`${fx.url}${path}`);
         assert.equal(res.status, 404, path);
