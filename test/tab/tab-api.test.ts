@@ -96,6 +96,7 @@ describe("the tab's HTTP API and pages", function () {
         const me = await deployed.api("GET", "/tab/api/me", undefined, { "x-herald-as": deployed.tenant.users[0]!.aadObjectId });
         assert.equal(me.status, 401);
         assert.match(me.body.error.message, /Teams sign-in token is required/);
+        assert.equal((await deployed.api("GET", "/tab/api/local/people")).status, 404, "nobody is listed outside local mode");
       } finally {
         await deployed.stop();
       }
@@ -151,6 +152,8 @@ describe("the tab's HTTP API and pages", function () {
       assert.equal((await call("GET", "/tab/api/me", { as: alex.aadObjectId })).body.oid, alex.aadObjectId);
       const byTeamsId = await call("GET", "/tab/api/me", { as: alex.id });
       assert.deepEqual([byTeamsId.body.oid, byTeamsId.body.isSender, byTeamsId.body.signedInWith], [alex.aadObjectId, true, "local"]);
+      const people = await call("GET", "/tab/api/local/people");
+      assert.ok(people.body.items.some((p: any) => p.id === alex.aadObjectId && p.name === alex.name), "the chooser at /tab/ lists people Herald knows");
       const unknown = await call("GET", "/tab/api/me", { as: "nobody-at-all" });
       assert.equal(unknown.status, 404);
       assert.match(unknown.body.error.message, /nobody with Entra object id or Teams user id "nobody-at-all"/);

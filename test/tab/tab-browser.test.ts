@@ -199,6 +199,29 @@ describe("the Herald tab in Chromium, framed by a Teams host page, signed in wit
     assert.match(activityText(received(teamMembers()[5]!, title)[0]!.activity), /member of the team Operations/);
   });
 
+  it("compose to chosen people found by searching the member directory: only they get it", async () => {
+    const chosen = [fx.tenant.users[4]!, outsider];
+    const session = await open(sender, { roles: SENDER_ROLES });
+    await session.tab.getByRole("tab", { name: "Dashboard" }).click();
+    await session.tab.getByRole("button", { name: "New notification" }).click();
+    await session.tab.getByRole("radio", { name: "Chosen people" }).check();
+    for (const person of chosen) {
+      // Part of the surname and the number in the name: two words, each the start of one of the person's words.
+      await session.tab.getByRole("searchbox", { name: "Find people" }).fill(`${person.surname.slice(0, 4)} ${person.name.split(" ").at(-1)}`);
+      await session.tab.getByRole("button", { name: `Add ${person.name}` }).click();
+    }
+    await session.tab.getByRole("group", { name: "Chosen people" }).or(session.tab.getByLabel("Chosen people")).getByText(outsider.name).waitFor();
+    const title = unique("Your laptop is ready");
+    await session.tab.getByRole("textbox", { name: "Title" }).fill(title);
+    await session.tab.getByRole("textbox", { name: "Text" }).fill("Pick it up at the IT desk.");
+    await session.tab.getByTestId("card-preview").getByText(/You get this because you were chosen/).waitFor();
+    await session.tab.getByRole("button", { name: "Send" }).click();
+    await session.tab.getByTestId("detail").getByText(title).waitFor();
+    const job = (await api("GET", "/api/notifications?limit=50")).body.items.find((j: any) => j.title === title);
+    assert.equal((await finished(job.id)).counts.sent, 2);
+    for (const user of fx.tenant.users) assert.equal(received(user, title).length, chosen.includes(user) ? 1 : 0, user.name);
+  });
+
   it("cancel from the dashboard stops what has not been sent", async () => {
     fx.emulator.addFault({ match: { route: "send", tenantId: TENANT }, status: 429, retryAfterSeconds: 2 });
     const title = unique("Wrong audience");
@@ -311,8 +334,8 @@ describe("the Herald tab in Chromium, framed by a Teams host page, signed in wit
     await session.tab.getByRole("group", { name: "Installation kinds" }).waitFor();
   });
 
-  for (const theme of ["default", "dark"] as const) {
-    const light = theme === "default" ? "light" : "dark";
+  for (const theme of ["default", "dark", "contrast"] as const) {
+    const light = theme === "default" ? "light" : theme;
     it(`has no serious or critical axe-core violations on both pages (${light}), and writes their screenshots`, async () => {
       const sent = await api("POST", "/api/notifications", {
         title: unique("Quarterly results"), text: "Revenue up 12%.", url: "https://intranet.example.com/q3", category: "company-news",

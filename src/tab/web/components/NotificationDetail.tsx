@@ -21,7 +21,7 @@ const useStyles = makeStyles({
   },
   head: { display: "flex", alignItems: "center", gap: tokens.spacingHorizontalM, flexWrap: "wrap" },
   grow: { flexGrow: 1 },
-  counts: { display: "flex", gap: tokens.spacingHorizontalL, flexWrap: "wrap", margin: `${tokens.spacingVerticalM} 0` },
+  counts: { display: "flex", gap: tokens.spacingHorizontalL, flexWrap: "wrap", margin: `${tokens.spacingVerticalM} 0`, "& dd": { margin: 0 } },
   filters: { display: "flex", gap: tokens.spacingHorizontalL, flexWrap: "wrap", alignItems: "end", marginBottom: tokens.spacingVerticalM },
 });
 
