@@ -10,7 +10,10 @@ import type { Logger } from "./logger";
 import { createServer } from "./api/server";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
+import { createRosterSync, rosterWorkItem } from "./bot/roster-sync";
 import { TeamsFxReferenceStore } from "./bot/teamsfx-reference-store";
+import { newInstanceId, openOwnership } from "./cluster/open-ownership";
+import type { PartitionOwnership } from "./cluster/ownership";
 import { renderNotificationActivity } from "./cards/notification-card";
 import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audience";
 import type { DeliveryObserver } from "./delivery/delivery-events";
@@ -29,6 +32,8 @@ export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 
 export interface HeraldOverrides {
   store?: HeraldStore;
+  /** How this instance shares delivery partitions (default: from HERALD_STORE). */
+  ownership?: PartitionOwnership;
   engine?: Partial<DeliveryEngineOptions>;
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests, telemetry). */
@@ -39,6 +44,7 @@ export interface Herald {
   store: HeraldStore;
   bot: HeraldBot;
   engine: DeliveryEngine;
+  ownership: PartitionOwnership;
   notifications: NotificationService;
   /** Writes sent deliveries into people's inboxes ("My notifications") in the background. */
   inbox: InboxRecorder;
@@ -48,24 +54,40 @@ export interface Herald {
 }
 
 export async function createHerald(config: HeraldConfig, logger: Logger, overrides: HeraldOverrides = {}): Promise<Herald> {
-  const store = overrides.store ?? (await openStore(parseStoreSpec(config.store, config.tablePrefix), logger));
+  const spec = parseStoreSpec(config.store, config.tablePrefix);
+  const store = overrides.store ?? (await openStore(spec, logger));
   const adapter = createCloudAdapter(config, logger);
   const inbox = new InboxRecorder({ store, logger });
   const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
-  const engine = new DeliveryEngine({
+  let engine: DeliveryEngine | undefined;
+  const ownership = overrides.ownership ?? (await openOwnership({
+    spec, store, instanceId: newInstanceId(), partitionCount: config.partitionCount, leaseSeconds: config.leaseSeconds, logger,
+    sendRate: () => engine?.stats().requestsPerSec ?? 0,
+  }));
+  const rosterSync = createRosterSync(store, {
+    roster: (...page) => engine!.getPagedMembers(...page),
+    member: (...member) => engine!.getMember(...member),
+  }, logger);
+  engine = new DeliveryEngine({
     store,
     connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
     render: renderNotificationActivity,
     logger,
     perTenantPerSecond: config.tenantRatePerSecond,
     observers: [inbox, ...(overrides.observers ?? [])],
+    ownership,
+    workHandlers: { roster: rosterSync },
     ...overrides.engine,
   });
+  const running = engine;
 
-  const heraldBot = new HeraldBot(store, logger, (...page) => engine.getPagedMembers(...page));
+  const heraldBot = new HeraldBot(store, logger, async (work) => {
+    await store.work.put(rosterWorkItem(work, ownership.partitionCount));
+    running.poke();
+  });
 
   const channelsOf = async (team: Target): Promise<Array<{ id: string; name?: string }>> => {
     let channels: Array<{ id: string; name?: string }> = [];
@@ -83,12 +105,14 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
   });
-  const notifications = new NotificationService({ store, audiences, engine });
+  const notifications = new NotificationService({ store, audiences, engine, partitionCount: ownership.partitionCount });
 
   const server = createServer({
     logger,
     store,
     notifications,
+    engine,
+    ownership,
     apiKey: config.apiKey,
     processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
   });
@@ -99,11 +123,12 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   return {
     store,
     bot: heraldBot,
-    engine,
+    engine: running,
+    ownership,
     notifications,
     inbox,
     async start() {
-      await engine.start();
+      await running.start();
       if (config.schedulesFile) {
         schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
       }
@@ -114,12 +139,18 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       const { port } = server.address() as AddressInfo;
       return `http://127.0.0.1:${port}`;
     },
+    /**
+     * Graceful stop (SIGTERM): no new connections, no new claims; requests in flight to Teams finish and are
+     * recorded; the partitions are handed over at once; the store closes. Bounded by the engine's stopTimeoutMs.
+     */
     async stop() {
       await schedules?.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([...heraldBot.rosterSyncs]);
-      await engine.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.server.closeIdleConnections?.();
+      await running.stop();
       await inbox.idle();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      server.server.closeAllConnections?.();
       await store.close();
     },
   };

@@ -3,6 +3,7 @@
  * secrets are kept out of error messages.
  */
 import { z } from "zod";
+import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from "./cluster/partitions";
 import { isTimeZone } from "./time-zone";
 
 /** App settings the Bicep template must set on the Web App (checked by `npm run validate`). */
@@ -31,6 +32,10 @@ export interface HeraldConfig {
   schedulesFile?: string;
   /** Requests per second per tenant that the engine allows itself (Teams: 50). */
   tenantRatePerSecond: number;
+  /** Delivery partitions (tenants hash into them; each is owned by one instance). Fixed for a store. */
+  partitionCount: number;
+  /** Blob lease duration for partition ownership, in seconds (15..60). */
+  leaseSeconds: number;
   graph: {
     tenantId?: string;
     clientId?: string;
@@ -134,6 +139,8 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     defaultTimeZone,
     schedulesFile: optional(env, "HERALD_SCHEDULES_FILE"),
     tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
+    partitionCount: integer(env, "HERALD_PARTITIONS", DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT),
+    leaseSeconds: integer(env, "HERALD_LEASE_SECONDS", 15, 15, 60),
     graph: {
       tenantId: optional(env, "HERALD_GRAPH_TENANT_ID") ?? (botTenantId || undefined),
       clientId: optional(env, "HERALD_GRAPH_CLIENT_ID"),

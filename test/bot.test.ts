@@ -113,7 +113,32 @@ describe("bot: install capture, welcome and commands (through the connector emul
     const user = fx.tenant.users[0];
     await fx.driver.message(user, user, "help");
     const replies = posted(user.personalConversationId);
-    assert.match(replies.at(-1)!, /stop <topic>/);
+    assert.match(replies.at(-1)!, /stop \*topic\*/, "a placeholder Teams shows (italic), not markup it swallows");
+    await fx.driver.message(user, user, "status");
+    const status = posted(user.personalConversationId).at(-1)!;
+    assert.match(status, /“stop \*topic\*” for one topic/);
+    assert.doesNotMatch(status, /<\w+>/, "Teams reads message text as markup: no <placeholder> in it");
+  });
+
+  it("reads the person's member record after a personal install: UPN and e-mail, paced like every roster read", async () => {
+    const user = fx.tenant.users[4];
+    assert.equal(await fx.driver.installPersonal(user), 200);
+    await fx.rostersSynced();
+    const member = await fx.store.members.get(fx.tenant.tenantId, user.id);
+    assert.equal(member?.upn, user.userPrincipalName);
+    assert.equal(member?.email, user.email);
+    assert.equal(member?.personalConversationId, user.personalConversationId);
+    assert.equal(fx.emulator.stats().byRoute.members, 1, "one member read, nothing else");
+  });
+
+  it("a personal install whose member record cannot be read is still recorded and welcomed", async () => {
+    const user = fx.tenant.users[5];
+    fx.emulator.addFault({ match: { route: "members", userId: user.id }, status: 403, code: "Forbidden" });
+    assert.equal(await fx.driver.installPersonal(user), 200);
+    await fx.rostersSynced();
+    assert.equal((await fx.store.targets.get(targetKey(fx.tenant.tenantId, user.personalConversationId)))?.status, "active");
+    assert.equal((await fx.store.members.get(fx.tenant.tenantId, user.id))?.upn, undefined);
+    assert.equal(posted(user.personalConversationId).length, 1, "the welcome");
   });
 
   it("stop, stop <topic> and start change the person's preferences and confirm in plain words", async () => {

@@ -154,7 +154,8 @@ describe("emulator: routes", () => {
     assert.equal(emulator.delivered(user.personalConversationId)[0].activity?.text, "hello, edited");
     const deleted = await call(url, "DELETE", `${sendPath(user.personalConversationId)}/${withAuth.body.id}`);
     assert.equal(deleted.status, 200);
-    assert.equal(emulator.stats().byRoute.update, 2);
+    assert.equal(emulator.stats().byRoute.update, 1);
+    assert.equal(emulator.stats().byRoute.delete, 1);
     const wrongMethod = await call(url, "GET", sendPath(user.personalConversationId));
     assert.equal(wrongMethod.status, 404);
     assert.equal(wrongMethod.body.error.code, "NotFound");
@@ -450,6 +451,22 @@ describe("emulator: rate limits (injected clock, exact windows)", () => {
   it("limits: false never throttles", async () => {
     await startWith({ limits: false });
     assert.deepEqual(await sendN(tenant.users[0].personalConversationId, 20), new Array(20).fill(201));
+  });
+
+  it("busiestWindow counts every request of a tenant that arrived within any window, throttled ones included", async () => {
+    await startWith({ limits: false });
+    for (let i = 0; i < 5; i++) {
+      await send(tenant.users[i].personalConversationId);
+      now += 100;
+    }
+    now += 1000;
+    await sendN(tenant.users[9].personalConversationId, 3);
+    assert.equal(emulator.busiestWindow(1000, TENANT), 5);
+    assert.equal(emulator.busiestWindow(250, TENANT), 3, "three at the same instant beat two 100 ms apart");
+    assert.equal(emulator.busiestWindow(1000), 5);
+    assert.equal(emulator.busiestWindow(1000, "another-tenant"), 0);
+    emulator.reset();
+    assert.equal(emulator.busiestWindow(1000), 0);
   });
 });
 

@@ -11,12 +11,16 @@ import { sendJson } from "./errors";
 import { registerNotificationRoutes } from "./notifications-routes";
 import { openApiDocument } from "./openapi";
 import { createRouteHandler } from "./route";
+import { registerHealthRoutes } from "./health-routes";
 import { registerTargetRoutes } from "./targets-routes";
+import type { PartitionOwnership } from "../cluster/ownership";
 
 export interface ServerDeps {
   logger: Logger;
   store: HeraldStore;
   notifications: NotificationService;
+  engine: { readonly isStarted: boolean };
+  ownership: PartitionOwnership;
   apiKey?: string;
   /** Hands an incoming activity to the bot (TeamsFx ConversationBot.requestHandler). */
   processActivity: (req: Request, res: Response) => Promise<void>;
@@ -38,20 +42,13 @@ export function createServer(deps: ServerDeps): Server {
     await deps.processActivity(req, res);
   });
 
-  server.get("/api/health", async (_req: Request, res: Response) => {
-    try {
-      await deps.store.ping();
-      sendJson(res, 200, { status: "ok", store: deps.store.kind });
-    } catch (error) {
-      deps.logger.error({ err: error }, "health check: store unusable");
-      sendJson(res, 503, { status: "unavailable", store: deps.store.kind, error: { code: "store_unavailable", message: "the store did not answer" } });
-    }
-  });
+  registerHealthRoutes(server, deps);
 
   server.get("/api/openapi.json", async (_req: Request, res: Response) => sendJson(res, 200, openApiDocument()));
 
   const handle = createRouteHandler(createApiAuth(deps.apiKey), deps.logger);
   registerNotificationRoutes(server, handle, deps);
   registerTargetRoutes(server, handle, deps);
+  server.get("/api/cluster", handle(async (_req, res) => sendJson(res, 200, await deps.ownership.cluster())));
   return server;
 }

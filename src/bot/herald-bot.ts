@@ -4,25 +4,23 @@
  * reference lacks (kind, team, who installed it, time zone, the members) and talks to people: a welcome on
  * install, `help`, and `stop` / `start` for opting out.
  */
-import { TeamsActivityHandler, TeamsInfo, type Activity, type TeamsChannelAccount, type TurnContext } from "botbuilder";
+import { TeamsActivityHandler, TeamsInfo, type Activity, type TurnContext } from "botbuilder";
 import type { Logger } from "../logger";
 import type { HeraldStore, MemberInput } from "../store/types";
 import { targetKey } from "../store/types";
 import { targetFromActivity, tenantOf } from "./activity-info";
 import { describeCategory, parseCommand } from "./commands";
+import { memberFromAccount } from "./member-record";
+import type { RosterWork } from "./roster-sync";
 import { helpActivity, welcomeActivity } from "./welcome";
 
-const MEMBER_PAGE_SIZE = 500;
-
-/** Reads one page of a conversation's roster (the delivery engine's, so it is paced with every other request). */
-export type RosterReader = (serviceUrl: string, tenantId: string, conversationId: string, pageSize: number, continuationToken?: string) =>
-  Promise<{ members: TeamsChannelAccount[]; continuationToken?: string }>;
-
 export class HeraldBot extends TeamsActivityHandler {
-  /** Roster syncs run after the install turn has answered; tests and shutdown can wait for them. */
-  readonly rosterSyncs = new Set<Promise<void>>();
-
-  constructor(private readonly store: HeraldStore, private readonly logger: Logger, private readonly readRoster: RosterReader) {
+  constructor(
+    private readonly store: HeraldStore,
+    private readonly logger: Logger,
+    /** Stores a roster read for the tenant's partition owner (roster-sync.ts). */
+    private readonly rosterSync: (work: RosterWork) => Promise<void>,
+  ) {
     super();
     this.onInstallationUpdateAdd(async (context, next) => {
       await this.capture(context, { installedBy: context.activity.from?.name });
@@ -31,7 +29,7 @@ export class HeraldBot extends TeamsActivityHandler {
         // which deliberately does not welcome again; in a team this posts once, in the General channel.
         await context.sendActivity(welcomeActivity(context.activity));
       }
-      this.startRosterSync(context);
+      await this.scheduleRosterSync(context);
       await next();
     });
     this.onInstallationUpdateRemove(async (context, next) => {
@@ -92,31 +90,20 @@ export class HeraldBot extends TeamsActivityHandler {
   }
 
   /**
-   * Pages through the roster (Teams' paged members API, 500 a page) into the member directory, after the turn:
-   * a large team takes several paced requests, and Teams expects the install turn to answer quickly.
+   * Schedules reading the roster (a work item for the tenant's partition owner), after the turn has recorded the
+   * install: a large team takes several paced requests, and Teams expects the install turn to answer quickly.
    */
-  private startRosterSync(context: TurnContext): void {
+  private async scheduleRosterSync(context: TurnContext): Promise<void> {
     const input = targetFromActivity(context.activity as Activity);
-    if (!input || input.kind === "personal") return;
-    const sync = this.syncMembers(input.key, input.tenantId, input.serviceUrl, input.conversationId)
-      .finally(() => this.rosterSyncs.delete(sync));
-    this.rosterSyncs.add(sync);
-  }
-
-  private async syncMembers(key: string, tenantId: string, serviceUrl: string, conversationId: string): Promise<void> {
+    if (!input || (input.kind === "personal" && !input.userId)) return;
     try {
-      let continuationToken: string | undefined;
-      let count = 0;
-      do {
-        const page = await this.readRoster(serviceUrl, tenantId, conversationId, MEMBER_PAGE_SIZE, continuationToken);
-        await this.store.members.upsertMembers(key, page.members.map((m) => memberInput(m, tenantId, serviceUrl)));
-        count += page.members.length;
-        continuationToken = page.continuationToken || undefined;
-      } while (continuationToken);
-      this.logger.info({ target: key, members: count }, "member directory synced");
+      await this.rosterSync({
+        sourceKey: input.key, tenantId: input.tenantId, serviceUrl: input.serviceUrl, conversationId: input.conversationId,
+        ...(input.kind === "personal" ? { userId: input.userId } : {}),
+      });
     } catch (error) {
-      // The install itself is recorded; a roster we could not read is filled in as members are added later.
-      this.logger.warn({ err: error, target: key }, "could not read the roster");
+      // The install itself is recorded; a roster we could not schedule is filled in as members are added later.
+      this.logger.warn({ err: error, target: input.key }, "could not schedule reading the roster");
     }
   }
 
@@ -126,7 +113,7 @@ export class HeraldBot extends TeamsActivityHandler {
     const members: MemberInput[] = [];
     for (const userId of userIds) {
       try {
-        members.push(memberInput(await TeamsInfo.getMember(context, userId), input.tenantId, input.serviceUrl));
+        members.push(memberFromAccount(await TeamsInfo.getMember(context, userId), input.tenantId, input.serviceUrl));
       } catch (error) {
         this.logger.warn({ err: error, userId }, "could not read a new member");
         members.push({ tenantId: input.tenantId, userId, serviceUrl: input.serviceUrl });
@@ -207,7 +194,7 @@ export class HeraldBot extends TeamsActivityHandler {
     const key = this.optOutKey(context);
     const optOuts = key ? await this.store.preferences.list(key.tenantId, key.userKey) : [];
     if (optOuts.length === 0) {
-      await context.sendActivity("You get every notification Herald sends here. Say “stop” to stop them, or “stop <topic>” for one topic.");
+      await context.sendActivity("You get every notification Herald sends here. Say “stop” to stop them, or “stop *topic*” for one topic.");
       return;
     }
     const list = optOuts.map((o) => (o.category === "*" ? "everything" : `“${o.category}”`)).join(", ");
@@ -225,16 +212,3 @@ function removeMentions(context: TurnContext): string {
   }
   return text.replace(/<at>[^<]*<\/at>/g, "");
 }
-
-function memberInput(m: { id: string; name?: string; aadObjectId?: string; userPrincipalName?: string; email?: string }, tenantId: string, serviceUrl: string): MemberInput {
-  return {
-    tenantId,
-    userId: m.id,
-    serviceUrl,
-    ...(m.aadObjectId ? { aadObjectId: m.aadObjectId } : {}),
-    ...(m.userPrincipalName ? { upn: m.userPrincipalName.toLowerCase() } : {}),
-    ...(m.email ? { email: m.email.toLowerCase() } : {}),
-    ...(m.name ? { name: m.name } : {}),
-  };
-}
-

@@ -4,11 +4,19 @@
  *   targets ...              list the registry (see targets-command.ts)
  *   import-teamsfx <file>    import a TeamsFx .notification.localstore.json
  *   install --users ...      install Herald for people through Microsoft Graph
+ *   backfill-members         read UPN/e-mail of people who installed Herald in personal scope before it kept them
  *
  * It reads the same environment as the bot (HERALD_STORE etc.), so it works on the same store.
  */
-import { ConfigError, loadConfig } from "../config";
+import { createCloudAdapter } from "../bot/adapter";
+import { renderNotificationActivity } from "../cards/notification-card";
+import { ConfigError, loadConfig, type HeraldConfig } from "../config";
+import { DeliveryEngine } from "../delivery/engine";
+import { BotFrameworkConnector } from "../delivery/teams-connector";
+import type { Logger } from "../logger";
+import type { HeraldStore } from "../store/types";
 import { createLogger } from "../logger";
+import { BACKFILL_USAGE, runBackfillMembersCommand } from "./backfill-members-command";
 import { openStore, parseStoreSpec } from "../store/open";
 import { importTeamsFxStore } from "../store/teamsfx-import";
 import { createGraphAppInstaller, runInstallCommand } from "./install-command";
@@ -17,7 +25,8 @@ import { runTargetsCommand } from "./targets-command";
 const USAGE = `usage: npm run herald -- <command>
   targets [--kind K] [--tenant ID] [--status active|gone] [--team ID] [--limit N] [--json]
   import-teamsfx <path to .notification.localstore.json>
-  install --users <aad-id-or-upn>[,...] [--file users.txt]`;
+  install --users <aad-id-or-upn>[,...] [--file users.txt]
+  ${BACKFILL_USAGE.replace("usage: herald ", "")}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -51,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
         for (const skip of result.skipped) out(`  skipped ${skip.key}: ${skip.reason}`);
         return 0;
       }
+      case "backfill-members":
+        return await runBackfillMembersCommand(args, { store, readMember: pacedMemberReader(config, store, logger), out });
       default:
         out(`unknown command "${command}"\n${USAGE}`);
         return 2;
@@ -58,6 +69,20 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The bot's own connector and pacing, outside the bot process: an engine that is never started (it resumes no
+ * job) and serves only paced calls. Its budget is this process's own, so run it with a lower
+ * HERALD_TENANT_RATE while a busy Herald shares the tenant.
+ */
+function pacedMemberReader(config: HeraldConfig, store: HeraldStore, logger: Logger) {
+  const adapter = createCloudAdapter(config, logger);
+  const engine = new DeliveryEngine({
+    store, logger, render: renderNotificationActivity, perTenantPerSecond: config.tenantRatePerSecond,
+    connector: new BotFrameworkConnector({ adapter, botAppId: config.botId }),
+  });
+  return (...member: Parameters<DeliveryEngine["getMember"]>) => engine.getMember(...member);
 }
 
 main(process.argv.slice(2)).then(

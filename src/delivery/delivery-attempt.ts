@@ -18,7 +18,8 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
     const r = d.recipient;
     // The create is an attempt too (bounded like one), but the delivery stays "pending": creating a 1:1 is
     // idempotent in Teams, so an interrupted create costs nothing.
-    await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { attemptsIncrement: 1 });
+    await timedWrite(ctx, () => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, { attemptsIncrement: 1 }));
+    await ctx.dispatch.waitFor(task.plannedAt);
     d.attempts++;
     task.createAttempts++;
     let conversationId: string;
@@ -35,7 +36,7 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
     task.phase = "send";
     task.keys = sendKeys(r.tenantId, conversationId);
     task.notBefore = 0;
-    ctx.queue.push(task, ctx.clock.now());
+    ctx.queue.push(task, ctx.dispatch.now());
     return;
   }
 
@@ -50,9 +51,13 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
   }
 
   // Record the attempt before making it: a crash from here until "sent" is stored is the duplicate window.
-  await ctx.store.jobs.updateDelivery(jobId, d.recipientKey, {
+  // Only a delivery still "pending" may be sent: a cancel (on any instance) or a new owner wins the check-and-set.
+  const marked = await timedWrite(ctx, () => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, {
     status: "sending", attemptsIncrement: 1, ...(task.recipientDirty ? { recipient: d.recipient } : {}),
-  });
+  }, "pending"));
+  if (!marked) return ctx.release(aj, 1);
+  // Leave at the planned instant, not whenever the write happened to finish (dispatch-clock.ts).
+  await ctx.dispatch.waitFor(task.plannedAt);
   task.recipientDirty = false;
   d.attempts++;
   let activityId: string | undefined;
@@ -73,4 +78,14 @@ export async function runDelivery(ctx: EngineContext, task: DeliveryTask): Promi
     return settleFailure(ctx, task, classifyTeamsError(err));
   }
   await recordSent(ctx, task, activityId, recipient);
+}
+
+/** A write made between admission and request: its latency sets how far ahead the dispatcher plans. */
+async function timedWrite<T>(ctx: EngineContext, write: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await write();
+  } finally {
+    ctx.dispatch.record(performance.now() - started);
+  }
 }

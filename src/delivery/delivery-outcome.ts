@@ -46,7 +46,9 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
   const jobId = aj.job.id;
   const now = ctx.clock.now();
   const reason = describeFailure(failure);
-  const update = (patch: DeliveryPatch) => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, patch);
+  // The status this task left the delivery in; anything else means a cancel got there first, and it stands.
+  const expected = task.phase === "create" ? "pending" : "sending";
+  const update = (patch: DeliveryPatch) => ctx.store.jobs.updateDelivery(jobId, d.recipientKey, patch, expected);
 
   switch (failure.outcome) {
     case "throttled": {
@@ -54,7 +56,7 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
       aj.throttleRetries++;
       await ctx.store.jobs.updateJob(jobId, { throttleRetriesIncrement: 1 });
       const wait = failure.retryAfterMs ?? backoffDelayMs(d.throttled, ctx.backoff, ctx.random);
-      penalizeThrottled(ctx, task.keys[0], d.recipient.tenantId, now + wait, now);
+      penalizeThrottled(ctx, task.keys[0], d.recipient.tenantId, now + wait);
       ctx.log.debug({ jobId, recipientKey: d.recipientKey, waitMs: wait, retryAfter: failure.retryAfterMs !== undefined }, "throttled by Teams");
       if (d.throttled > ctx.maxThrottleRetries) {
         const why = `${reason}; throttled ${d.throttled} times, giving up`;
@@ -95,18 +97,21 @@ export async function settleFailure(ctx: EngineContext, task: DeliveryTask, fail
 
 async function retryLater(ctx: EngineContext, task: DeliveryTask, notBefore: number, patch: { throttledIncrement?: number; reason: string }): Promise<void> {
   const aj = task.job;
-  if (aj.cancelled || ctx.isStopping()) {
-    // Cancelled: do not retry. Stopping: leave it pending for the next start.
+  if (aj.cancelled || aj.stopped || ctx.isStopping()) {
+    // Cancelled: do not retry. Stopping, or the partition handed over: leave it pending for the next owner.
     await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, {
       ...patch, status: aj.cancelled ? "cancelled" : "pending", notBefore, ...(aj.cancelled ? { reason: "cancelled" } : {}),
-    });
+    }, task.phase === "create" ? "pending" : "sending");
     if (aj.cancelled) settled(ctx, task, { status: "cancelled", reason: "cancelled" });
     return ctx.release(aj, 1);
   }
-  await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, { ...patch, status: "pending", notBefore });
+  const expected = task.phase === "create" ? "pending" : "sending";
+  if (!(await ctx.store.jobs.updateDelivery(aj.job.id, task.delivery.recipientKey, { ...patch, status: "pending", notBefore }, expected))) {
+    return ctx.release(aj, 1); // cancelled meanwhile (possibly on another instance)
+  }
   task.delivery.reason = patch.reason;
   task.notBefore = notBefore;
-  ctx.queue.push(task, ctx.clock.now());
+  ctx.queue.push(task, ctx.dispatch.now());
 }
 
 /**
@@ -122,7 +127,7 @@ export async function retryPacedCall<T>(ctx: EngineContext, tenantId: string, ke
       const now = ctx.clock.now();
       if (failure.outcome === "throttled" && throttled++ < ctx.maxThrottleRetries) {
         const wait = failure.retryAfterMs ?? backoffDelayMs(throttled, ctx.backoff, ctx.random);
-        penalizeThrottled(ctx, keys[0], tenantId, now + wait, now);
+        penalizeThrottled(ctx, keys[0], tenantId, now + wait);
         attempt--;
         await sleep(wait);
       } else if (failure.outcome === "transient" && attempt < ctx.maxAttempts) {
@@ -134,10 +139,10 @@ export async function retryPacedCall<T>(ctx: EngineContext, tenantId: string, ke
   }
 }
 
-/** Block the throttled key until `until` and slow the tenant's budget down (AIMD). */
-function penalizeThrottled(ctx: EngineContext, key: RateKey, tenantId: string, until: number, now: number): void {
+/** Block the throttled key until `until` and slow the tenant's budget down (AIMD), on the limiter's clock. */
+function penalizeThrottled(ctx: EngineContext, key: RateKey, tenantId: string, until: number): void {
   ctx.limiter.penalize(key, until);
-  ctx.limiter.slowDown(tenantKey(tenantId), now);
+  ctx.limiter.slowDown(tenantKey(tenantId), ctx.dispatch.now());
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,10 +3,12 @@
  * context (the engine's collaborators and settings) that the helpers receive instead of the engine itself.
  */
 import type { Activity } from "botbuilder";
+import type { PartitionOwnership } from "../cluster/ownership";
 import type { Logger } from "../logger";
-import type { Delivery, DeliveryRecipient, HeraldStore, Job } from "../store/types";
+import type { Delivery, DeliveryRecipient, HeraldStore, Job, SeqRange, WorkItem } from "../store/types";
 import { DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 import { DeliveryEvents, type DeliveryObserver } from "./delivery-events";
+import { DispatchClock } from "./dispatch-clock";
 import { DispatchQueue, type Schedulable } from "./dispatch-queue";
 import { RateLimiter } from "./rate-limiter";
 import { teamsPolicies, type PacingWindows } from "./rate-keys";
@@ -47,6 +49,16 @@ export interface DeliveryEngineOptions {
   random?: () => number;
   /** Told about every request, settled delivery and finished job (telemetry, the people's inbox). */
   observers?: DeliveryObserver[];
+  /** Which delivery partitions this process may send for. Default: all of them (one process per store). */
+  ownership?: PartitionOwnership;
+  /** How often the work items of owned partitions are read (the doorbell for jobs created elsewhere). Default 500 ms. */
+  workPollMs?: number;
+  /** How often unfinished jobs are checked for a lost finish (on the owner of partition 0). Default 30 s. */
+  janitorMs?: number;
+  /** A graceful stop waits this long for requests in flight before leaving them to the next owner. Default 8 s. */
+  stopTimeoutMs?: number;
+  /** Runs work items other than jobs ("roster": read a conversation's members), on the partition's owner. */
+  workHandlers?: Partial<Record<Exclude<WorkItem["kind"], "job">, (item: WorkItem) => Promise<void>>>;
 }
 
 
@@ -60,6 +72,9 @@ export type Phase = "create" | "send" | "thread";
 
 export interface DeliveryTask extends Schedulable {
   kind: "delivery";
+  /** The instant the limiter admitted it for (the request leaves then, after the store write). */
+  plannedAt: number;
+  partition: number;
   job: ActiveJob;
   delivery: Delivery;
   phase: Phase;
@@ -71,6 +86,9 @@ export interface DeliveryTask extends Schedulable {
 
 export interface CallTask extends Schedulable {
   kind: "call";
+  plannedAt: number;
+  /** The partition of the call's tenant: dropped when that partition is handed over. */
+  partition: number;
   run: () => Promise<void>;
   /** Settles the caller's promise when the task is dropped without running (stop). */
   abandon: (error: Error) => void;
@@ -78,9 +96,17 @@ export interface CallTask extends Schedulable {
 
 export type Task = DeliveryTask | CallTask;
 
+/** One slice of a job (its deliveries in one partition) that this process is sending. */
 export interface ActiveJob {
   job: Job;
-  /** Highest seq claimed so far. */
+  partition: number;
+  /** The slice's seq range. */
+  range: SeqRange;
+  /** `${jobId}#${partition}` */
+  key: string;
+  /** The partition is being handed over or was lost: claim nothing more, finish nothing. */
+  stopped: boolean;
+  /** Highest seq claimed so far (range.from − 1 before the first claim). */
   cursor: number;
   exhausted: boolean;
   claiming: boolean;
@@ -90,8 +116,6 @@ export interface ActiveJob {
   buffered: number;
   inFlight: number;
   throttleRetries: number;
-  progressTimer?: NodeJS.Timeout;
-  lastProgress: { at: number; sent: number };
   startedAt: number;
   drainWaiters: Array<() => void>;
 }
@@ -104,6 +128,8 @@ export interface EngineContext {
   clock: { now(): number };
   limiter: RateLimiter;
   queue: DispatchQueue<Task>;
+  /** The planning clock of the limiter and the queue (a little ahead of `clock`: dispatch-clock.ts). */
+  dispatch: DispatchClock;
   concurrency: number;
   maxAttempts: number;
   maxThrottleRetries: number;
@@ -137,6 +163,7 @@ export function createEngineContext(options: DeliveryEngineOptions, engine: Pick
     clock: options.clock ?? { now: () => Date.now() },
     limiter,
     queue: new DispatchQueue<Task>(limiter),
+    dispatch: new DispatchClock(options.clock ?? { now: () => Date.now() }),
     concurrency: Math.max(1, options.concurrency ?? 64),
     maxAttempts: Math.max(1, options.maxAttempts ?? 6),
     maxThrottleRetries: Math.max(0, options.maxThrottleRetries ?? 10),

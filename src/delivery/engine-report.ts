@@ -1,21 +1,28 @@
 /** The engine's progress lines and the small formatting helpers its log lines share. */
 import type { DeliveryCounts } from "../store/types";
-import type { ActiveJob, EngineContext } from "./engine-context";
+import type { EngineContext } from "./engine-context";
 
-/** One "delivery progress" line: counts so far and the send rate since the previous line. */
-export async function reportProgress(ctx: Pick<EngineContext, "store" | "clock" | "log">, aj: ActiveJob): Promise<void> {
+/** A job this instance is sending (some slice of it): the progress line's state. */
+export interface JobProgress {
+  jobId: string;
+  timer: NodeJS.Timeout;
+  last: { at: number; sent: number };
+}
+
+/** One "delivery progress" line: the job's counts so far (all instances) and its send rate since the previous line. */
+export async function reportProgress(ctx: Pick<EngineContext, "store" | "clock" | "log">, progress: JobProgress): Promise<void> {
   try {
-    const counts = await ctx.store.jobs.counts(aj.job.id);
+    const [counts, job] = await Promise.all([ctx.store.jobs.counts(progress.jobId), ctx.store.jobs.getJob(progress.jobId)]);
     const now = ctx.clock.now();
-    const seconds = Math.max(0.001, (now - aj.lastProgress.at) / 1000);
-    const msgPerSec = round((counts.sent - aj.lastProgress.sent) / seconds);
-    aj.lastProgress = { at: now, sent: counts.sent };
+    const seconds = Math.max(0.001, (now - progress.last.at) / 1000);
+    const msgPerSec = round((counts.sent - progress.last.sent) / seconds);
+    progress.last = { at: now, sent: counts.sent };
     ctx.log.info({
-      jobId: aj.job.id, sent: counts.sent, pending: counts.pending + counts.sending, failed: counts.failed, gone: counts.gone,
-      skipped: counts.skipped, msgPerSec, throttled: aj.throttleRetries,
+      jobId: progress.jobId, sent: counts.sent, pending: counts.pending + counts.sending, failed: counts.failed, gone: counts.gone,
+      skipped: counts.skipped, msgPerSec, throttled: job?.throttleRetries ?? 0,
     }, "delivery progress");
   } catch (err) {
-    ctx.log.warn({ jobId: aj.job.id, err: errorText(err) }, "could not read delivery progress");
+    ctx.log.warn({ jobId: progress.jobId, err: errorText(err) }, "could not read delivery progress");
   }
 }
 

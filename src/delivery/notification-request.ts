@@ -52,6 +52,9 @@ export const notificationRequestSchema = z.object({
   source: nonEmpty("source", 100).optional(),
   /** Install Herald for chosen users who never installed it (Microsoft Graph), then deliver. */
   installIfMissing: z.boolean({ error: "installIfMissing must be a boolean" }).optional(),
+  /** An Acknowledge button on the card; who pressed it is counted and listed, and `remind` reaches the others. */
+  acknowledge: z.boolean({ error: "acknowledge must be a boolean" })
+    .describe("Adds an Acknowledge button to the card; the report counts who acknowledged").optional(),
 }).strict();
 
 export type NotificationRequest = z.infer<typeof notificationRequestSchema>;

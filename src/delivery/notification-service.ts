@@ -4,6 +4,7 @@
  * sending happens in the background.
  */
 import { randomUUID } from "node:crypto";
+import { groupByPartition } from "../cluster/partitions";
 import { isKnownTemplate, listTemplates } from "../cards/render";
 import type { DeliveryCounts, HeraldStore, Job } from "../store/types";
 import type { AudienceResolver } from "./audience";
@@ -38,7 +39,14 @@ export interface NotificationReport {
 }
 
 export class NotificationService {
-  constructor(private readonly deps: { store: HeraldStore; audiences: AudienceResolver; engine: EngineControl; now?: () => Date }) {}
+  constructor(private readonly deps: {
+    store: HeraldStore;
+    audiences: AudienceResolver;
+    engine: EngineControl;
+    /** Delivery partitions of the store: deliveries are stored grouped by their tenant's partition. */
+    partitionCount: number;
+    now?: () => Date;
+  }) {}
 
   async create(request: NotificationRequest, meta: TriggerMeta): Promise<{ job: Job; created: boolean }> {
     if (request.card && !isKnownTemplate(request.card.template)) {
@@ -56,16 +64,18 @@ export class NotificationService {
       throw error;
     }
     const now = (this.deps.now?.() ?? new Date()).toISOString();
+    const grouped = groupByPartition(deliveries, this.deps.partitionCount);
     const result = await this.deps.store.jobs.createJob({
       id: randomUUID(),
       idempotencyKey: request.idempotencyKey,
       status: "queued",
-      content: { title: request.title, text: request.text, url: request.url, card: request.card },
+      content: { title: request.title, text: request.text, url: request.url, card: request.card, ...(request.acknowledge ? { acknowledge: true } : {}) },
       audience: (request.audience ?? { kind: "all" }) as Record<string, unknown>,
       category: request.category ?? "general",
       triggeredBy: request.source ?? meta.triggeredBy,
       createdAt: now,
-    }, deliveries);
+      slices: grouped.slices,
+    }, grouped.deliveries);
     if (result.created) this.deps.engine.wake(result.job.id);
     return result;
   }

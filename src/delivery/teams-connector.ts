@@ -1,5 +1,5 @@
 /**
- * The four Bot Connector calls the delivery engine makes, behind an interface so the engine can be driven by a
+ * The Bot Connector calls the delivery engine makes, behind an interface so the engine can be driven by a
  * fake in unit tests and by botbuilder everywhere else.
  *
  * `BotFrameworkConnector` gets its ConnectorClient from a botbuilder `CloudAdapter` (the same one the bot uses, so
@@ -44,6 +44,12 @@ export interface TeamsConnector {
     pageSize: number,
     continuationToken?: string,
   ): Promise<{ members: TeamsChannelAccount[]; continuationToken?: string }>;
+  /** Replace the content of a message the bot posted (Teams shows "Edited"). */
+  updateActivity(recipient: DeliveryRecipient & { conversationId: string }, activityId: string, activity: Partial<Activity>): Promise<void>;
+  /** Delete a message the bot posted. */
+  deleteActivity(recipient: DeliveryRecipient & { conversationId: string }, activityId: string): Promise<void>;
+  /** One member of a conversation (UPN, e-mail, AAD object id); a 1:1's only member is the person. */
+  getMember(serviceUrl: string, tenantId: string, conversationId: string, userId: string): Promise<TeamsChannelAccount>;
 }
 
 /** Name of @azure/core-rest-pipeline's retry policy (`defaultRetryPolicyName`). */
@@ -77,6 +83,9 @@ interface ConnectorClientLike {
     createConversation(parameters: ConversationParameters): Promise<{ id?: string; activityId?: string }>;
     getConversationPagedMembers(conversationId: string, options: { pageSize?: number; continuationToken?: string }):
       Promise<{ members?: TeamsChannelAccount[]; continuationToken?: string }>;
+    updateActivity(conversationId: string, activityId: string, activity: Partial<Activity>): Promise<{ id?: string }>;
+    deleteActivity(conversationId: string, activityId: string): Promise<unknown>;
+    getConversationMember(conversationId: string, memberId: string): Promise<TeamsChannelAccount>;
   };
 }
 
@@ -154,6 +163,28 @@ export class BotFrameworkConnector implements TeamsConnector {
     const client = await this.client(serviceUrl);
     const page = await client.conversations.getConversationPagedMembers(conversationId, { pageSize, continuationToken });
     return { members: page.members ?? [], continuationToken: page.continuationToken || undefined };
+  }
+
+  async updateActivity(recipient: DeliveryRecipient & { conversationId: string }, activityId: string, activity: Partial<Activity>): Promise<void> {
+    const client = await this.client(recipient.serviceUrl);
+    // What CloudAdapter.updateActivity sends: the activity addressed into the conversation, carrying its own id.
+    const outgoing = TurnContext.applyConversationReference(
+      { ...activity, type: activity.type ?? "message" },
+      this.reference(recipient.serviceUrl, recipient.tenantId, recipient.conversationId),
+    );
+    outgoing.id = activityId;
+    await client.conversations.updateActivity(recipient.conversationId, activityId, outgoing);
+  }
+
+  async deleteActivity(recipient: DeliveryRecipient & { conversationId: string }, activityId: string): Promise<void> {
+    const client = await this.client(recipient.serviceUrl);
+    await client.conversations.deleteActivity(recipient.conversationId, activityId);
+  }
+
+  async getMember(serviceUrl: string, _tenantId: string, conversationId: string, userId: string): Promise<TeamsChannelAccount> {
+    // The call TeamsInfo.getMember makes outside a team, on the retry-free client.
+    const client = await this.client(serviceUrl);
+    return client.conversations.getConversationMember(conversationId, userId);
   }
 
   /**

@@ -38,6 +38,20 @@ export interface PostResult {
   body: string;
 }
 
+/** An Adaptive Card Action.Execute button as the card declares it. */
+export interface ExecuteAction {
+  verb: string;
+  data?: Record<string, unknown>;
+  /** The action's `id`, when the card gives one. */
+  id?: string;
+}
+
+/** The bot's synchronous answer to an invoke: HTTP status and the parsed JSON body (undefined when empty). */
+export interface InvokeResult {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
 export const DEFAULT_BOT_ID = "00000000-0000-4000-8000-00000000b075";
 
 export class ActivityDriver {
@@ -120,7 +134,41 @@ export class ActivityDriver {
     return this.send(activity);
   }
 
+  /**
+   * The person clicks an Action.Execute button on the message `replyToId`: Teams posts an `invoke` named
+   * `adaptiveCard/action` and shows whatever the bot answers in that same HTTP response (a refreshed card or a
+   * message), so the answer is returned here.
+   */
+  async executeAction(where: ConversationTarget, from: SeededUser, action: ExecuteAction, options: { replyToId: string; timeZone?: string }): Promise<InvokeResult> {
+    const { status, body } = await this.post(this.buildExecuteAction(where, from, action, options));
+    let parsed: unknown;
+    try {
+      parsed = body ? JSON.parse(body) : undefined;
+    } catch {
+      parsed = body;
+    }
+    return { status, body: parsed };
+  }
+
   // ---------------------------------------------------------------------------------------- builders
+
+  buildExecuteAction(where: ConversationTarget, from: SeededUser, action: ExecuteAction, options: { replyToId: string; timeZone?: string }): Activity {
+    const at = new Date(this.now());
+    const timeZone = options.timeZone ?? from.timeZone;
+    const a = envelope(this.bot, "invoke", this.eventId(), at, where, from);
+    a.name = "adaptiveCard/action";
+    a.value = {
+      action: { type: "Action.Execute", ...(action.id ? { id: action.id } : {}), verb: action.verb, data: action.data ?? {} },
+      trigger: "manual",
+    };
+    a.replyToId = options.replyToId;
+    a.localTimestamp = localTimestamp(at, timeZone);
+    a.localTimezone = timeZone;
+    a.entities = [clientInfo(from, timeZone)];
+    a.channelData.source = { name: "message" };
+    a.channelData.legacy = { replyToId: options.replyToId };
+    return a;
+  }
 
   buildMessage(where: ConversationTarget, from: SeededUser, text: string | undefined, options: MessageOptions = {}): Activity {
     const at = new Date(this.now());

@@ -5,6 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { ActivityLog } from "./activity-log";
 import { ConnectorLimits, type LimitedRoute } from "./connector-limits";
 import { handleControl } from "./control-api";
 import { FaultInjector, baseThreadId, seededRandom } from "./faults";
@@ -12,7 +13,7 @@ import { BodyError, errorReply, pathSegments, readJsonBody, splitUrl, writeReply
 import { memberReply, pagedMembersReply } from "./roster-paging";
 import { TenantDirectory } from "./tenant-directory";
 import type {
-  DeliveredActivity, EmulatorOptions, EmulatorStats, FaultRoute, FaultRule, KnownConversation, SeededTenant, TenantSpec,
+  ActivityUpdate, DeliveredActivity, EmulatorOptions, EmulatorStats, FaultRoute, FaultRule, KnownConversation, SeededTenant, TenantSpec,
 } from "./types";
 
 export { DEFAULT_MEMBERS_PAGE_SIZE, MAX_MEMBERS_PAGE_SIZE, MIN_MEMBERS_PAGE_SIZE } from "./roster-paging";
@@ -37,6 +38,7 @@ const DEFAULT_MESSAGES: Record<string, string> = {
   BotNotInConversationRoster: "The bot is not part of the conversation roster.",
   ConversationBlockedByUser: "User blocked the conversation with the bot.",
   Throttled: "Too many requests.",
+  ActivityNotFoundInConversation: "Message does not exist in the thread.",
 };
 const CODE_BY_STATUS: Record<number, string> = {
   400: "BadArgument", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 412: "PreconditionFailed",
@@ -46,7 +48,7 @@ const CODE_BY_STATUS: Record<number, string> = {
 function emptyStats(): EmulatorStats {
   return {
     requests: 0, byRoute: {}, throttled: 0, rateLimited: 0, faultsInjected: 0, maxConcurrent: 0,
-    authHeaderSeen: false, requestsWithAuth: 0, delivered: 0,
+    authHeaderSeen: false, requestsWithAuth: 0, delivered: 0, updated: 0, deleted: 0,
   };
 }
 
@@ -57,7 +59,6 @@ export class ConnectorEmulator {
   private readonly jitterMs: number;
   private readonly limitsOn: boolean;
   private readonly acceptUnknown: boolean;
-  private readonly recordActivities: boolean;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly limits: ConnectorLimits;
@@ -65,10 +66,10 @@ export class ConnectorEmulator {
   private server?: http.Server;
   private readonly sockets = new Set<Socket>();
   private baseUrl?: string;
-  private deliveries: DeliveredActivity[] = [];
-  private byConversation = new Map<string, DeliveredActivity[]>();
-  private byActivityId = new Map<string, DeliveredActivity>();
+  private readonly log: ActivityLog;
   private counters: EmulatorStats = emptyStats();
+  /** When each /v3 request of a tenant arrived (all routes, throttled ones too), for rate checks. */
+  private arrivalsByTenant = new Map<string, number[]>();
   private inFlight = 0;
   private activitySeq = 0;
   /** Set while a `deliverAnyway` fault commits, so the delivery is flagged `faulted`. */
@@ -80,7 +81,7 @@ export class ConnectorEmulator {
     this.jitterMs = Math.max(0, options.latencyJitterMs ?? 0);
     this.limitsOn = options.limits ?? true;
     this.acceptUnknown = options.acceptUnknownConversations ?? false;
-    this.recordActivities = options.recordActivities ?? true;
+    this.log = new ActivityLog(options.recordActivities ?? true);
     this.now = options.now ?? (() => Date.now());
     this.random = seededRandom(options.seed ?? 1);
     this.limits = new ConnectorLimits(options.timeScale ?? 1, options.globalPerSecond ?? 50);
@@ -151,21 +152,64 @@ export class ConnectorEmulator {
 
   // ---------------------------------------------------------------------------------------- inspection
 
-  /** Delivered activities in arrival order; with an id, only those posted to exactly that conversation. */
+  /**
+   * Delivered activities in arrival order; with an id, only those posted to exactly that conversation. Updated
+   * messages show their latest content; deleted ones stay listed with `deletedAt` (see `visible`).
+   */
   delivered(conversationId?: string): DeliveredActivity[] {
-    if (conversationId === undefined) return this.deliveries.slice();
-    return (this.byConversation.get(conversationId) ?? []).slice();
+    return this.log.delivered(conversationId);
+  }
+
+  /** Delivered and not deleted: what a person would still see in the conversation. */
+  visible(conversationId?: string): DeliveredActivity[] {
+    return this.log.delivered(conversationId).filter((d) => d.deletedAt === undefined);
+  }
+
+  /** One message by activity id (deleted or not), with its update history; undefined when never posted. */
+  activity(activityId: string): DeliveredActivity | undefined {
+    return this.log.get(activityId);
+  }
+
+  /** Every accepted update of a message, oldest first (empty when never updated or unknown). */
+  updatesOf(activityId: string): ActivityUpdate[] {
+    return this.log.updatesOf(activityId);
+  }
+
+  /** The message's content now: as posted, or as last updated. Undefined when unknown or not recorded. */
+  latestContent(activityId: string): Record<string, unknown> | undefined {
+    return this.log.get(activityId)?.activity;
+  }
+
+  /** Deleted messages in deletion order; with an id, only that conversation's. */
+  deleted(conversationId?: string): DeliveredActivity[] {
+    return this.log.deleted(conversationId);
+  }
+
+  /**
+   * The most requests one tenant sent in any window of `windowMs` (all routes, answered or throttled): what Teams'
+   * "50 requests per second per app per tenant" measures. With no tenant, the busiest tenant's figure.
+   */
+  busiestWindow(windowMs: number, tenantId?: string): number {
+    const lists = tenantId === undefined ? [...this.arrivalsByTenant.values()] : [this.arrivalsByTenant.get(tenantId) ?? []];
+    let most = 0;
+    for (const times of lists) {
+      const sorted = [...times].sort((a, b) => a - b);
+      for (let head = 0, tail = 0; head < sorted.length; head++) {
+        while (sorted[head]! - sorted[tail]! >= windowMs) tail++;
+        most = Math.max(most, head - tail + 1);
+      }
+    }
+    return most;
   }
 
   stats(): EmulatorStats {
-    return { ...this.counters, byRoute: { ...this.counters.byRoute }, delivered: this.deliveries.length };
+    return { ...this.counters, byRoute: { ...this.counters.byRoute }, ...this.log.counts };
   }
 
   /** Forget deliveries, stats, rate-limit windows and faults; keep the seeded tenants and known conversations. */
   reset(): void {
-    this.deliveries = [];
-    this.byConversation = new Map();
-    this.byActivityId = new Map();
+    this.arrivalsByTenant = new Map();
+    this.log.clear();
     this.counters = emptyStats();
     this.limits.clear();
     this.faults.clear();
@@ -218,6 +262,9 @@ export class ConnectorEmulator {
     this.bump(plan.route);
     const now = this.now();
     const tenantKey = plan.tenantId ?? "unknown";
+    let arrivals = this.arrivalsByTenant.get(tenantKey);
+    if (!arrivals) this.arrivalsByTenant.set(tenantKey, (arrivals = []));
+    arrivals.push(now);
 
     const fault = this.faults.pick({ route: plan.route, conversationId: plan.conversationId, userId: plan.userId, tenantId: plan.tenantId });
     if (fault) {
@@ -271,12 +318,7 @@ export class ConnectorEmulator {
             commit: () => this.deliver(conversationId, conv!, body, authorized, activityId ?? body.replyToId),
           };
         }
-        if (activityId && (method === "PUT" || method === "DELETE")) {
-          return {
-            ...base, route: "update", limited: "other", reject: notFound, userId: conv?.userId,
-            commit: () => this.updateActivity(activityId, method === "PUT" ? body : undefined),
-          };
-        }
+        if (activityId && (method === "PUT" || method === "DELETE")) return this.planEdit(method, base, conv, activityId, body);
         return undefined;
       }
       if (method !== "GET") return undefined;
@@ -303,6 +345,27 @@ export class ConnectorEmulator {
       };
     }
     return undefined;
+  }
+
+  /**
+   * Update (PUT) or delete a message the bot posted. Teams counts these against the thread's windows like
+   * sends, answers 404 ConversationNotFound for an unknown conversation and 404 ActivityNotFoundInConversation
+   * for a message that is not in that thread (never posted, or deleted).
+   */
+  private planEdit(method: "PUT" | "DELETE", base: Pick<Plan, "conversationId" | "tenantId" | "limitKey">, conv: KnownConversation | undefined, activityId: string, body: Json): Plan {
+    const plan: Plan = { ...base, route: method === "PUT" ? "update" : "delete", limited: "send", userId: conv?.userId };
+    if (!conv) return { ...plan, reject: conversationNotFound() };
+    const entry = this.log.findLive(base.conversationId!, activityId);
+    if (!entry) {
+      return { ...plan, reject: errorReply(404, "ActivityNotFoundInConversation", DEFAULT_MESSAGES.ActivityNotFoundInConversation) };
+    }
+    if (method === "DELETE") {
+      return { ...plan, commit: () => { this.log.delete(entry, this.now()); return { status: 200 }; } };
+    }
+    if (!body || typeof body !== "object" || Array.isArray(body) || Object.keys(body).length === 0 || (body.type !== undefined && body.type !== "message")) {
+      return { ...plan, reject: errorReply(400, "BadArgument", "An update needs a message activity in the body.") };
+    }
+    return { ...plan, commit: () => { this.log.update(entry, body, this.now()); return { status: 200, body: { id: activityId } }; } };
   }
 
   private lookup(conversationId: string, body: Json): KnownConversation | undefined {
@@ -373,26 +436,10 @@ export class ConnectorEmulator {
   }
 
   private record(conversationId: string, activityId: string, activity: Json, tenantId: string | undefined, authorized: boolean, replyToId?: string): void {
-    const entry: DeliveredActivity = {
-      conversationId, activityId, at: this.now(), tenantId, authorized, updates: 0,
-      activity: this.recordActivities ? activity : undefined,
-    };
-    if (replyToId) entry.replyToId = replyToId;
-    if (this.faultedCommit) entry.faulted = true;
-    this.deliveries.push(entry);
-    let list = this.byConversation.get(conversationId);
-    if (!list) this.byConversation.set(conversationId, (list = []));
-    list.push(entry);
-    this.byActivityId.set(activityId, entry);
-  }
-
-  private updateActivity(activityId: string, activity: Json | undefined): Reply {
-    const entry = this.byActivityId.get(activityId);
-    if (entry) {
-      entry.updates++;
-      if (activity && this.recordActivities) entry.activity = activity;
-    }
-    return { status: 200, body: { id: activityId } };
+    this.log.record({
+      conversationId, activityId, at: this.now(), tenantId, authorized,
+      ...(replyToId ? { replyToId } : {}), ...(this.faultedCommit ? { faulted: true } : {}),
+    }, activity);
   }
 
   /** Epoch-millisecond-looking ids, like Teams message ids; unique for the emulator's lifetime. */

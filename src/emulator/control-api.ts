@@ -30,6 +30,10 @@ async function route(emulator: ConnectorEmulator, req: IncomingMessage, url: str
       const deliveries = emulator.delivered(query.get("conversationId") ?? undefined);
       return ok({ count: deliveries.length, deliveries });
     }
+    case "GET /_emulator/deleted": {
+      const deleted = emulator.deleted(query.get("conversationId") ?? undefined);
+      return ok({ count: deleted.length, deleted });
+    }
     case "GET /_emulator/faults":
       return ok({ faults: emulator.listFaults() });
     case "POST /_emulator/faults": {
@@ -60,8 +64,14 @@ async function route(emulator: ConnectorEmulator, req: IncomingMessage, url: str
       emulator.registerConversation({ ...body, kind: body.kind ?? "personal" });
       return { status: 201, body: { id: body.id } };
     }
-    default:
+    default: {
+      const activity = /^GET \/_emulator\/activities\/([^/]+)$/.exec(key);
+      if (activity) {
+        const found = emulator.activity(decodeURIComponent(activity[1]));
+        return found ? ok(found) : errorReply(404, "NotFound", `No activity ${activity[1]}.`);
+      }
       return errorReply(404, "NotFound", `No control route ${key}.`);
+    }
   }
 }
 

@@ -72,7 +72,7 @@ export interface TenantSpec {
 
 // ---------------------------------------------------------------------------------------------- faults
 
-export type FaultRoute = "send" | "create" | "members" | "update" | "teams" | "any";
+export type FaultRoute = "send" | "create" | "members" | "update" | "delete" | "teams" | "any";
 
 export interface FaultRule {
   match?: { route?: FaultRoute; conversationId?: string; userId?: string; tenantId?: string };
@@ -103,10 +103,22 @@ export interface DeliveredActivity {
   replyToId?: string;
   /** Whether the request carried an Authorization header (the token itself is never kept). */
   authorized: boolean;
-  /** How many times it was updated (PUT) since. */
+  /** How many times it was updated (PUT) since: `history.length`. */
   updates: number;
+  /** Each accepted update, oldest first; `activity` holds the latest content. */
+  history: ActivityUpdate[];
+  /** Epoch ms of the accepted DELETE; the message stays listed in `delivered()`, flagged. */
+  deletedAt?: number;
   /** True when a fault answered with an error although the activity was recorded (`deliverAnyway`). */
   faulted?: boolean;
+}
+
+/** One accepted update (PUT) of a message. */
+export interface ActivityUpdate {
+  /** Epoch ms. */
+  at: number;
+  /** The new content (absent when the emulator runs with `recordActivities: false`). */
+  activity?: Record<string, unknown>;
 }
 
 export interface EmulatorStats {
@@ -124,6 +136,10 @@ export interface EmulatorStats {
   authHeaderSeen: boolean;
   requestsWithAuth: number;
   delivered: number;
+  /** Accepted updates (PUT), over all messages. */
+  updated: number;
+  /** Accepted deletions. */
+  deleted: number;
 }
 
 export interface EmulatorOptions {

@@ -150,6 +150,19 @@ export interface NotificationContent {
   text: string;
   url?: string;
   card?: { template: string; data: Record<string, unknown> };
+  /** Adds an Acknowledge button (Action.Execute, verb "acknowledge") to the card. */
+  acknowledge?: boolean;
+}
+
+/**
+ * The deliveries of one delivery partition within a job (src/cluster/partitions.ts): a job's deliveries are stored
+ * grouped by the partition of their tenant, so each slice is the contiguous seq range [firstSeq, firstSeq + count)
+ * and only the owner of that partition sends it.
+ */
+export interface JobSlice {
+  partition: number;
+  firstSeq: number;
+  count: number;
 }
 
 export interface Job {
@@ -171,6 +184,8 @@ export interface Job {
   /** Count of 429 answers while sending this job. */
   throttleRetries: number;
   error?: string;
+  /** One per delivery partition the audience touches, in seq order. Empty for a job without deliveries. */
+  slices: JobSlice[];
 }
 
 /**
@@ -236,29 +251,78 @@ export interface DeliveryPatch {
   recipient?: DeliveryRecipient;
 }
 
+export type NewJob = Omit<Job, "total" | "throttleRetries" | "updatedAt" | "slices"> & { slices?: JobSlice[] };
+
+export type JobPatch = Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number };
+
+/** A seq range [from, to) within a job. */
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
 export interface JobStore {
   /**
-   * Persist a job and all its deliveries. When `job.idempotencyKey` is set and a job with that key exists,
-   * nothing is written and the existing job is returned with `created: false`. Safe under concurrency.
-   * Deliveries get `seq` 0..n-1 in the given order.
+   * Persist a job and all its deliveries, and one work item ("job", job.id) per slice, atomically as far as the
+   * backend allows (the job itself is written last: its existence means complete). When `job.idempotencyKey` is
+   * set and a job with that key exists, nothing is written and the existing job is returned with
+   * `created: false`. Safe under concurrency. Deliveries get `seq` 0..n-1 in the given order; `slices` must cover
+   * them (absent = one slice in partition 0).
    */
-  createJob(job: Omit<Job, "total" | "throttleRetries" | "updatedAt">, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }>;
+  createJob(job: NewJob, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }>;
   getJob(id: string): Promise<Job | undefined>;
   findByIdempotencyKey(key: string): Promise<Job | undefined>;
   /** Newest first. */
   listJobs(limit: number, cursor?: string): Promise<Page<Job>>;
   /** Jobs whose status is queued or running (resumed at start). */
   listUnfinishedJobs(): Promise<Job[]>;
-  updateJob(id: string, patch: Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number }): Promise<void>;
-  /** Deliveries with the given statuses in `seq` order, starting after `afterSeq`. */
-  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]>;
+  /**
+   * Apply the patch. With `onlyIf`, only when the job's status is one of those (e.g. finish a job only while it
+   * is still running, so a cancel is never overwritten). True when the job exists and was changed.
+   */
+  updateJob(id: string, patch: JobPatch, onlyIf?: JobStatus[]): Promise<boolean>;
+  /** Deliveries with the given statuses in `seq` order, starting after `afterSeq`, before `beforeSeq` when given. */
+  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]>;
   /** All deliveries (optionally by status), paged, in seq order — for the report endpoint. */
   listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>>;
   getDelivery(jobId: string, recipientKey: string): Promise<Delivery | undefined>;
-  updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void>;
-  /** Move every delivery in one status to another (cancel: pending → cancelled). Returns how many moved. */
-  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number>;
+  /**
+   * Apply the patch. With `expect`, only while the delivery is in that status (an atomic check-and-set: the
+   * engine marks "sending" only a delivery still "pending", so a cancel or another owner wins cleanly). True
+   * when the delivery exists and was changed.
+   */
+  updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean>;
+  /**
+   * Move every delivery in one status to another (cancel: pending → cancelled), within `range` when given.
+   * Returns how many moved.
+   */
+  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number>;
   counts(jobId: string): Promise<DeliveryCounts>;
+}
+
+// ------------------------------------------------------------------------------------------------- work
+
+/**
+ * Work that only the owner of a delivery partition may do (src/cluster/): send a job's slice, read a roster.
+ * Items stay until their work is done, so an owner that dies leaves them for the next one; owners poll the
+ * items of their partitions (the doorbell for jobs created on another instance).
+ */
+export interface WorkItem {
+  partition: number;
+  kind: "job" | "roster";
+  /** Unique within (partition, kind): the job id, the conversation id. */
+  id: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface WorkStore {
+  /** Insert or replace. */
+  put(item: Omit<WorkItem, "createdAt"> & { createdAt?: string }): Promise<void>;
+  /** Items of these partitions (all partitions when absent), oldest first within a partition. */
+  list(partitions?: readonly number[]): Promise<WorkItem[]>;
+  /** True when something was removed. */
+  remove(partition: number, kind: WorkItem["kind"], id: string): Promise<boolean>;
 }
 
 // ------------------------------------------------------------------------------------------ preferences
@@ -278,6 +342,11 @@ export interface PreferenceStore {
   optIn(tenantId: string, userKey: string, category: string): Promise<void>;
   /** True when the user opted out of this category or of everything. */
   isOptedOut(tenantId: string, userKeys: string[], category: string | undefined): Promise<boolean>;
+  /**
+   * Which of these keys (people or conversations of one tenant) opted out of this category or of everything:
+   * the engine asks once per claimed chunk instead of once per delivery.
+   */
+  optedOutAmong(tenantId: string, userKeys: readonly string[], category: string | undefined): Promise<Set<string>>;
   list(tenantId: string, userKey: string): Promise<OptOut[]>;
 }
 
@@ -299,6 +368,7 @@ export interface HeraldStore {
   targets: TargetStore;
   members: MemberStore;
   jobs: JobStore;
+  work: WorkStore;
   preferences: PreferenceStore;
   schedules: ScheduleRunStore;
   /** Who received what, per person ("My notifications"); see inbox.ts. */

@@ -36,6 +36,7 @@ export function previewCard(input: PreviewInput, sender: string, now: Date = new
     updatedAt: now.toISOString(),
     total: 1,
     throttleRetries: 0,
+    slices: [],
   };
   return buildNotificationCard(job, sampleRecipient(audience, input.teamName));
 }

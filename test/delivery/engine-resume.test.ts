@@ -38,6 +38,9 @@ class FreezingConnector implements TeamsConnector {
   createPersonalConversation(): Promise<string> { return never; }
   createChannelThread(): Promise<never> { return never; }
   getPagedMembers(): Promise<never> { return never; }
+  updateActivity(): Promise<never> { return never; }
+  deleteActivity(): Promise<never> { return never; }
+  getMember(): Promise<never> { return never; }
 }
 
 describe("delivery/engine resume after a crash (SQLite file)", () => {

@@ -79,8 +79,8 @@ export function deliveredCounts(emulator: ConnectorEmulator): Map<string, number
 }
 
 export interface RecordedCall {
-  op: "send" | "create" | "thread" | "members";
-  /** Conversation posted to (send), user (create), channel (thread), conversation (members). */
+  op: "send" | "create" | "thread" | "members" | "update" | "delete" | "member";
+  /** Conversation posted to (send, update, delete), user (create), channel (thread), conversation (members, member). */
   target: string;
   at: number;
   /** Filled when the call settles. */
@@ -123,5 +123,14 @@ export class RecordingConnector implements TeamsConnector {
   }
   getPagedMembers(...args: Parameters<TeamsConnector["getPagedMembers"]>) {
     return this.track("members", args[2], () => this.inner.getPagedMembers(...args));
+  }
+  updateActivity(...args: Parameters<TeamsConnector["updateActivity"]>) {
+    return this.track("update", args[0].conversationId, () => this.inner.updateActivity(...args));
+  }
+  deleteActivity(...args: Parameters<TeamsConnector["deleteActivity"]>) {
+    return this.track("delete", args[0].conversationId, () => this.inner.deleteActivity(...args));
+  }
+  getMember(...args: Parameters<TeamsConnector["getMember"]>) {
+    return this.track("member", args[2], () => this.inner.getMember(...args));
   }
 }

@@ -73,6 +73,52 @@ describe("delivery/teams-connector + teams-errors (against the connector emulato
     assert.equal(new Set([...first.members, ...second.members].map((m) => m.id)).size, 60);
   });
 
+  it("updates a message in place and deletes one, by activity id", async () => {
+    const user = tenant.users[4];
+    const recipient = { tenantId: tenant.tenantId, serviceUrl, conversationId: user.personalConversationId };
+    const { activityId } = await connector.sendActivity(recipient, { type: "message", text: "v1" });
+    await connector.updateActivity(recipient, activityId!, { type: "message", text: "v2" });
+    const [update] = emulator.updatesOf(activityId!);
+    assert.equal(update.activity?.text, "v2");
+    assert.equal(update.activity?.id, activityId, "the activity carries its own id, as CloudAdapter.updateActivity sends it");
+    assert.equal((update.activity?.conversation as { id: string }).id, user.personalConversationId);
+    assert.equal(emulator.delivered(user.personalConversationId).length, 1);
+
+    await connector.deleteActivity(recipient, activityId!);
+    assert.deepEqual(emulator.deleted().map((d) => d.activityId), [activityId]);
+    const again = await connector.deleteActivity(recipient, activityId!).then(() => undefined, (e: unknown) => e);
+    assert.deepEqual(classifyTeamsError(again), { outcome: "failed", status: 404, code: "ActivityNotFoundInConversation", message: "Message does not exist in the thread." });
+  });
+
+  it("reads one member of a conversation: UPN, e-mail and AAD object id", async () => {
+    const user = tenant.users[5];
+    const member = await connector.getMember(serviceUrl, tenant.tenantId, user.personalConversationId, user.id);
+    assert.equal(member.id, user.id);
+    assert.equal(member.userPrincipalName, user.userPrincipalName);
+    assert.equal(member.email, user.email);
+    assert.equal(member.aadObjectId, user.aadObjectId);
+    const missing = await connector.getMember(serviceUrl, tenant.tenantId, user.personalConversationId, tenant.users[6].id).then(() => undefined, (e: unknown) => e);
+    assert.equal((classifyTeamsError(missing) as { status?: number }).status, 404);
+  });
+
+  it("update, delete and member reads make exactly one HTTP request on a 5xx (no hidden retry)", async () => {
+    const user = tenant.users[7];
+    const recipient = { tenantId: tenant.tenantId, serviceUrl, conversationId: user.personalConversationId };
+    const { activityId } = await connector.sendActivity(recipient, { type: "message", text: "v1" });
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["update", () => connector.updateActivity(recipient, activityId!, { type: "message", text: "v2" })],
+      ["delete", () => connector.deleteActivity(recipient, activityId!)],
+      ["members", () => connector.getMember(serviceUrl, tenant.tenantId, user.personalConversationId, user.id)],
+    ];
+    for (const [route, call] of calls) {
+      emulator.reset();
+      emulator.addFault({ match: { route: route as "update" }, status: 503, retryAfterSeconds: 0, times: 1 });
+      const err = await call().then(() => undefined, (e: unknown) => e);
+      assert.equal(classifyTeamsError(err).outcome, "transient", route);
+      assert.equal(emulator.stats().requests, 1, `${route}: one request`);
+    }
+  });
+
   it("makes exactly one HTTP request per call on a 5xx: botbuilder's retry policy is removed", async () => {
     // Retry-After 0 makes the default policy (if present) retry at once, so this stays fast either way.
     const err = await errorFor(emulator, connector, tenant, serviceUrl, { status: 503, retryAfterSeconds: 0 });

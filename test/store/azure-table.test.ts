@@ -92,7 +92,7 @@ describe("azure-table store (Azurite)", function () {
       await store?.close();
     });
 
-    it("creates its eight tables with the prefix", async function () {
+    it("creates its nine tables with the prefix", async function () {
       const names = Object.values(tableNames(prefix));
       for (const name of names) {
         const client = TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
@@ -100,7 +100,7 @@ describe("azure-table store (Azurite)", function () {
         const pages = client.listEntities().byPage({ maxPageSize: 1 });
         await pages.next();
       }
-      assert.equal(names.length, 8);
+      assert.equal(names.length, 9);
     });
 
     it("keys with '/', '#', '?', '\\\\', quotes, control characters and unicode round-trip everywhere", async function () {
@@ -227,6 +227,48 @@ describe("azure-table store (Azurite)", function () {
       let attempts = 0;
       for (const d of ds.slice(0, 100)) attempts += (await store.jobs.getDelivery(id, d.recipientKey))!.attempts;
       assert.equal(attempts, 200, "no increment lost");
+    });
+
+    it("counters stay exact when two processes' writers commit to the same delivery partitions at once", async function () {
+      this.timeout(60_000);
+      const other = await openAzureTableStore({ connectionString: azurite.connectionString, tablePrefix: prefix }, silentLogger());
+      try {
+        const id = randomUUID();
+        const ds = deliveries(randomUUID(), 300);
+        await store.jobs.createJob({ id, status: "running", content: { title: "t", text: "x" }, audience: {}, triggeredBy: "api", createdAt: new Date().toISOString() }, ds);
+        // Each writer claims (reads) everything first, as an engine does, so both write blind with cached ETags.
+        await store.jobs.listDeliveriesByStatus(id, ["pending"], 1000);
+        await other.jobs.listDeliveriesByStatus(id, ["pending"], 1000);
+        const results = await Promise.all(ds.flatMap((d, i) => [
+          store.jobs.updateDelivery(id, d.recipientKey, { status: "sending", attemptsIncrement: 1 }, "pending"),
+          other.jobs.updateDelivery(id, d.recipientKey, { status: i % 2 ? "cancelled" : "sending", attemptsIncrement: 1 }, "pending"),
+        ]));
+        // Exactly one of the two check-and-sets won for each delivery, whoever committed first.
+        for (let i = 0; i < ds.length; i++) assert.equal(Number(results[2 * i]) + Number(results[2 * i + 1]), 1, `delivery ${i}`);
+        const counts = await other.jobs.counts(id);
+        const stored: Record<string, number> = {};
+        for (const d of (await store.jobs.listDeliveries(id, 1000)).items) stored[d.status] = (stored[d.status] ?? 0) + 1;
+        assert.equal(counts.pending, 0);
+        assert.equal(counts.sending, stored.sending ?? 0);
+        assert.equal(counts.cancelled, stored.cancelled ?? 0);
+        assert.equal(counts.total, 300);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("opt-outs stored before the tenant index existed are found by optedOutAmong", async function () {
+      const tenant = randomUUID();
+      const user = randomUUID();
+      const raw = TableClient.fromConnectionString(azurite.connectionString, tableNames(prefix).prefs, { allowInsecureConnection: true });
+      await raw.deleteEntity("index", "v1").catch(() => undefined);
+      await raw.createEntity({ partitionKey: compositeKey(tenant, user), rowKey: encodeKey("*"), tenantId: tenant, userKey: user, category: "*", at: new Date().toISOString() });
+      const fresh = await openAzureTableStore({ connectionString: azurite.connectionString, tablePrefix: prefix }, silentLogger());
+      try {
+        assert.deepEqual([...(await fresh.preferences.optedOutAmong(tenant, [user, randomUUID()], "news"))], [user]);
+      } finally {
+        await fresh.close();
+      }
     });
 
     it("stores a notification whose card data is larger than one 64 KiB property", async function () {

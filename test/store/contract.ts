@@ -16,6 +16,7 @@ import {
   type HeraldStore,
   type Job,
   type MemberInput,
+  type NewJob,
   type Target,
   type TargetInput,
   type TargetKind,
@@ -723,6 +724,95 @@ export function describeStoreContract(
       });
     });
 
+    describe("job slices, work items and conditional writes", function () {
+      it("keeps a job's slices and gives each slice a work item in its partition, until removed", async function () {
+        const a = deliveryInputs(randomUUID(), 3);
+        const b = deliveryInputs(randomUUID(), 2);
+        const input = jobInput({ slices: [{ partition: 7, firstSeq: 0, count: 3 }, { partition: 19, firstSeq: 3, count: 2 }] });
+        const { job } = await store.jobs.createJob(input, [...a, ...b]);
+        assert.deepEqual(job.slices, input.slices);
+        assert.deepEqual((await store.jobs.getJob(input.id))?.slices, input.slices);
+
+        const mine = (items: Awaited<ReturnType<HeraldStore["work"]["list"]>>) => items.filter((w) => w.id === input.id);
+        assert.deepEqual(mine(await store.work.list([7, 19])).map((w) => [w.partition, w.kind]), [[7, "job"], [19, "job"]]);
+        assert.deepEqual(mine(await store.work.list([19])).map((w) => w.partition), [19]);
+        assert.deepEqual(mine(await store.work.list([3, 4])), []);
+        assert.equal(mine(await store.work.list()).length, 2);
+        assert.equal(await store.work.remove(7, "job", input.id), true);
+        assert.equal(await store.work.remove(7, "job", input.id), false);
+        assert.deepEqual(mine(await store.work.list()).map((w) => w.partition), [19]);
+      });
+
+      it("a job written without slices has one slice in partition 0 (none when empty)", async function () {
+        const full = jobInput();
+        const { job } = await store.jobs.createJob(full, deliveryInputs(randomUUID(), 4));
+        assert.deepEqual(job.slices, [{ partition: 0, firstSeq: 0, count: 4 }]);
+        const empty = jobInput();
+        assert.deepEqual((await store.jobs.createJob(empty, [])).job.slices, []);
+        assert.deepEqual((await store.work.list([0])).filter((w) => w.id === empty.id), []);
+      });
+
+      it("refuses slices that do not tile the deliveries, storing nothing", async function () {
+        const input = jobInput({ slices: [{ partition: 1, firstSeq: 0, count: 2 }] });
+        await assert.rejects(store.jobs.createJob(input, deliveryInputs(randomUUID(), 3)), /slices/);
+        assert.equal(await store.jobs.getJob(input.id), undefined);
+      });
+
+      it("work items: put replaces, list keeps partition then age order, data survives", async function () {
+        const id = randomUUID();
+        await store.work.put({ partition: 30, kind: "roster", id, data: { serviceUrl: SERVICE_URL, n: 1 }, createdAt: "2020-01-01T00:00:00.000Z" });
+        await store.work.put({ partition: 30, kind: "roster", id, data: { serviceUrl: SERVICE_URL, n: 2 }, createdAt: "2020-01-01T00:00:00.000Z" });
+        const items = (await store.work.list([30])).filter((w) => w.id === id);
+        assert.deepEqual(items, [{ partition: 30, kind: "roster", id, data: { serviceUrl: SERVICE_URL, n: 2 }, createdAt: "2020-01-01T00:00:00.000Z" }]);
+        assert.equal(await store.work.remove(30, "roster", id), true);
+      });
+
+      it("lists deliveries by status within a seq range and transitions only inside it", async function () {
+        const input = jobInput();
+        await store.jobs.createJob(input, deliveryInputs(randomUUID(), 10));
+        const seqs = async (after?: number, before?: number) =>
+          (await store.jobs.listDeliveriesByStatus(input.id, ["pending"], 100, after, before)).map((d) => d.seq);
+        assert.deepEqual(await seqs(undefined, 4), [0, 1, 2, 3]);
+        assert.deepEqual(await seqs(3, 7), [4, 5, 6]);
+        assert.deepEqual(await seqs(5, 6), []);
+        assert.deepEqual(await seqs(6), [7, 8, 9]);
+        assert.equal(await store.jobs.transitionAll(input.id, "pending", "sending", undefined, { from: 4, to: 7 }), 3);
+        assert.deepEqual(await seqs(), [0, 1, 2, 3, 7, 8, 9]);
+        const counts = await store.jobs.counts(input.id);
+        assert.equal(counts.sending, 3);
+        assert.equal(counts.pending, 7);
+      });
+
+      it("updateDelivery with an expected status changes the delivery only while it is in that status", async function () {
+        const deliveries = deliveryInputs(randomUUID(), 2);
+        const input = jobInput();
+        await store.jobs.createJob(input, deliveries);
+        const key = deliveries[0]!.recipientKey;
+        assert.equal(await store.jobs.updateDelivery(input.id, key, { status: "sending", attemptsIncrement: 1 }, "pending"), true);
+        assert.equal(await store.jobs.updateDelivery(input.id, key, { status: "sending", attemptsIncrement: 1 }, "pending"), false);
+        const d = await store.jobs.getDelivery(input.id, key);
+        assert.equal(d?.status, "sending");
+        assert.equal(d?.attempts, 1);
+        assert.equal((await store.jobs.counts(input.id)).sending, 1);
+        assert.equal(await store.jobs.updateDelivery(input.id, "no-such-recipient", { status: "sent" }, "pending"), false);
+        // Two racing check-and-sets: exactly one wins.
+        const other = deliveries[1]!.recipientKey;
+        const wins = await Promise.all(Array.from({ length: 5 }, () =>
+          store.jobs.updateDelivery(input.id, other, { status: "sending", attemptsIncrement: 1 }, "pending")));
+        assert.equal(wins.filter(Boolean).length, 1);
+        assert.equal((await store.jobs.getDelivery(input.id, other))?.attempts, 1);
+      });
+
+      it("updateJob with onlyIf leaves a job in another status alone", async function () {
+        const input = jobInput({ status: "running" });
+        await store.jobs.createJob(input, []);
+        assert.equal(await store.jobs.updateJob(input.id, { status: "cancelled" }, ["queued", "running"]), true);
+        assert.equal(await store.jobs.updateJob(input.id, { status: "completed" }, ["queued", "running"]), false);
+        assert.equal((await store.jobs.getJob(input.id))?.status, "cancelled");
+        assert.equal(await store.jobs.updateJob(randomUUID(), { status: "completed" }), false);
+      });
+    });
+
     describe("preferences", function () {
       it("optOut per category and '*', checked against several user keys; optIn undoes it", async function () {
         const tenant = randomUUID();
@@ -754,6 +844,21 @@ export function describeStoreContract(
         assert.equal(await store.preferences.isOptedOut(tenant, [aad, userId], "daily-digest"), true, "'*' of the user id still applies");
         await store.preferences.optIn(tenant, userId, "*");
         assert.equal(await store.preferences.isOptedOut(tenant, [aad, userId], undefined), false);
+      });
+
+      it("optedOutAmong answers for many keys of one tenant at once, and follows optIn", async function () {
+        const tenant = randomUUID();
+        const keys = Array.from({ length: 30 }, () => randomUUID());
+        await store.preferences.optOut(tenant, keys[0]!, "builds");
+        await store.preferences.optOut(tenant, keys[1]!, "*");
+        await store.preferences.optOut(tenant, keys[2]!, "other-topic");
+        await store.preferences.optOut(randomUUID(), keys[3]!, "*"); // another tenant
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, keys, "builds"))].sort(), [keys[0]!, keys[1]!].sort());
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, keys, undefined))], [keys[1]!]);
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, [], "builds"))], []);
+        await store.preferences.optIn(tenant, keys[1]!, "*");
+        await store.preferences.optIn(tenant, keys[0]!, "builds");
+        assert.deepEqual([...(await store.preferences.optedOutAmong(tenant, keys, "builds"))], []);
       });
 
       it("optIn '*' removes every opt-out of that user and only of that user", async function () {
@@ -826,7 +931,7 @@ function memberInput(tenantId: string, userId: string, extra: Partial<MemberInpu
   return { tenantId, userId, serviceUrl: SERVICE_URL, ...extra };
 }
 
-function jobInput(extra: Partial<Omit<Job, "total" | "throttleRetries" | "updatedAt">> = {}): Omit<Job, "total" | "throttleRetries" | "updatedAt"> {
+function jobInput(extra: Partial<NewJob> = {}): NewJob {
   return {
     id: randomUUID(),
     status: "queued",

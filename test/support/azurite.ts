@@ -15,10 +15,12 @@ import os from "node:os";
 import path from "node:path";
 
 export interface AzuriteTable {
-  /** Shared-key connection string for Azurite's well-known development account. */
+  /** Shared-key connection string for Azurite's well-known development account (with BlobEndpoint when started). */
   connectionString: string;
   /** `http://127.0.0.1:<port>/devstoreaccount1` */
   tableUrl: string;
+  /** Present when started with `{ blob: true }`. */
+  blobUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -32,8 +34,8 @@ function developmentAccountKey(): string {
   return constants.EMULATOR_ACCOUNT_KEY.toString("base64");
 }
 
-function azuriteTableMain(): string {
-  return path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "table", "main.js");
+function azuriteMain(service: "table" | "blob"): string {
+  return path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", service, "main.js");
 }
 
 async function freePort(): Promise<number> {
@@ -71,11 +73,11 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-async function launch(dir: string, watchdog: string, port: number): Promise<ChildProcess> {
+async function launch(dir: string, watchdog: string, port: number, service: "table" | "blob" = "table"): Promise<ChildProcess> {
   const child = fork(
-    azuriteTableMain(),
+    azuriteMain(service),
     [
-      "--tableHost", "127.0.0.1", "--tablePort", String(port),
+      `--${service}Host`, "127.0.0.1", `--${service}Port`, String(port),
       "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--loose",
       "--disableTelemetry",
     ],
@@ -88,51 +90,71 @@ async function launch(dir: string, watchdog: string, port: number): Promise<Chil
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`azurite-table exited during start (code ${child.exitCode}, signal ${child.signalCode}): ${output.trim()}`);
+      throw new Error(`azurite-${service} exited during start (code ${child.exitCode}, signal ${child.signalCode}): ${output.trim()}`);
     }
     if (await canConnect(port)) return child;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill("SIGKILL");
   await waitForExit(child);
-  throw new Error(`azurite-table did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms: ${output.trim()}`);
+  throw new Error(`azurite-${service} did not listen on 127.0.0.1:${port} within ${START_TIMEOUT_MS} ms: ${output.trim()}`);
 }
 
-export async function startAzurite(): Promise<AzuriteTable> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "herald-azurite-"));
-  const watchdog = path.join(dir, "watchdog.js");
-  await writeFile(watchdog, WATCHDOG);
-  let child: ChildProcess | undefined;
+async function stopChild(running: ChildProcess): Promise<void> {
+  if (running.exitCode === null && running.signalCode === null) {
+    const exited = waitForExit(running);
+    running.kill("SIGTERM");
+    const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (running.connected) running.disconnect();
+}
+
+/** The port is free when we pick it, but another process may grab it before Azurite binds: retry then. */
+async function launchOnFreePort(dir: string, watchdog: string, service: "table" | "blob"): Promise<{ child: ChildProcess; port: number }> {
   let lastError: unknown;
-  // The port is free when we pick it, but another process may grab it before Azurite binds: retry then.
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      child = await launch(dir, watchdog, port);
-      const tableUrl = `http://127.0.0.1:${port}/${ACCOUNT}`;
-      const running = child;
-      const stop = async () => {
-        if (running.exitCode === null && running.signalCode === null) {
-          const exited = waitForExit(running);
-          running.kill("SIGTERM");
-          const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
-          await exited;
-          clearTimeout(timer);
-        }
-        if (running.connected) running.disconnect();
-        await rm(dir, { recursive: true, force: true });
-      };
-      return {
-        connectionString:
-          `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};` +
-          `AccountKey=${developmentAccountKey()};TableEndpoint=${tableUrl};`,
-        tableUrl,
-        stop,
-      };
+      return { child: await launch(dir, watchdog, port, service), port };
     } catch (error) {
       lastError = error;
     }
   }
-  await rm(dir, { recursive: true, force: true });
   throw lastError;
+}
+
+/** Azurite's Table service, and its Blob service too with `{ blob: true }` (leases for several instances). */
+export async function startAzurite(options: { blob?: boolean } = {}): Promise<AzuriteTable> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "herald-azurite-"));
+  const watchdog = path.join(dir, "watchdog.js");
+  await writeFile(watchdog, WATCHDOG);
+  const children: ChildProcess[] = [];
+  try {
+    const table = await launchOnFreePort(dir, watchdog, "table");
+    children.push(table.child);
+    const tableUrl = `http://127.0.0.1:${table.port}/${ACCOUNT}`;
+    let blobUrl: string | undefined;
+    if (options.blob) {
+      const blob = await launchOnFreePort(dir, watchdog, "blob");
+      children.push(blob.child);
+      blobUrl = `http://127.0.0.1:${blob.port}/${ACCOUNT}`;
+    }
+    return {
+      connectionString:
+        `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};` +
+        `AccountKey=${developmentAccountKey()};TableEndpoint=${tableUrl};` + (blobUrl ? `BlobEndpoint=${blobUrl};` : ""),
+      tableUrl,
+      ...(blobUrl ? { blobUrl } : {}),
+      async stop() {
+        await Promise.all(children.map(stopChild));
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await Promise.all(children.map(stopChild));
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
 }

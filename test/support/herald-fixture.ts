@@ -62,7 +62,9 @@ export async function startHerald(options: {
       return { status: res.status, body: parsed, headers: res.headers };
     },
     async rostersSynced() {
-      while (herald.bot.rosterSyncs.size) await Promise.allSettled([...herald.bot.rosterSyncs]);
+      // Roster reads are work items run by the partition's owner (this process): wait until none is left.
+      await eventually(async () => (await herald.store.work.list()).every((w) => w.kind !== "roster"), "roster syncs", 20_000);
+      await herald.engine.idle();
     },
     async stop() {
       driver.close();

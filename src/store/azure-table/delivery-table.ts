@@ -19,7 +19,8 @@
  *   job over partition servers — and keep Azurite, whose writes cost O(partition size), linear.
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
-import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryRecipient, DeliveryStatus, Page } from "../types";
+import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryRecipient, DeliveryStatus, Page, SeqRange } from "../types";
+import { DeliveryWriter } from "./delivery-writer";
 import { encodeKey, KEY_SEPARATOR, padNumber, stableHash } from "./keys";
 import {
   chunk, clampLimit, decodeCursor, doubleProperty, encodeCursor, forEachBounded, getJson, getRow, isConflict,
@@ -54,8 +55,14 @@ const bucketOf = (recipientKey: string, buckets: number) => stableHash(recipient
 export class DeliveryTable {
   private readonly metaCache = new Map<string, Meta>();
   private readonly bucketCache = new Map<string, Map<string, number>>();
+  private readonly writer: DeliveryWriter;
 
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly table: TableClient) {
+    this.writer = new DeliveryWriter({
+      table, shards: SHARDS, shardRowKey, deliveryRowKey, toEntity, fromRow, applyPatch, counterAction,
+      slowPath: (jobId, partitionKey, seq, patch, expected) => this.patchAt(jobId, partitionKey, seq, patch, expected),
+    });
+  }
 
   /**
    * Writes deliveries (first occurrence of a recipientKey wins; seq 0..n-1), counters, the recipient index and
@@ -114,20 +121,25 @@ export class DeliveryTable {
     const at = await this.locate(jobId, recipientKey);
     if (!at) return undefined;
     const row = await getRow(this.table, at.partitionKey, deliveryRowKey(at.seq));
+    if (row) this.writer.remember(jobId, row);
     return row && fromRow(jobId, row);
   }
 
-  /** Applies the patch; a status change moves one count between statuses atomically with the delivery. */
-  async update(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<boolean> {
+  /**
+   * Applies the patch; a status change moves one count between statuses atomically with the delivery. Updates of
+   * one partition are committed together (delivery-writer.ts).
+   */
+  async update(jobId: string, recipientKey: string, patch: DeliveryPatch, expected?: DeliveryStatus): Promise<boolean> {
     const at = await this.locate(jobId, recipientKey);
-    return at !== undefined && this.patchAt(jobId, at.partitionKey, at.seq, patch);
+    return at !== undefined && this.writer.update(jobId, at.partitionKey, at.seq, patch, expected);
   }
 
   /** Moves every delivery in `from` to `to`; counters move with each transaction of up to 99 deliveries. */
-  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number> {
+  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
     if (from === to) return 0;
-    const filter = `${deliveryRange(jobId)} and status eq ${literal(from)}`;
+    const filter = `${deliveryRange(jobId, range && range.from > 0 ? range.from - 1 : undefined, range?.to)} and status eq ${literal(from)}`;
     const patch: DeliveryPatch = { status: to, ...(reason !== undefined ? { reason } : {}) };
+    this.writer.forgetJob(jobId);
     let moved = 0;
     let batchNo = 0;
     const pages = this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 });
@@ -143,11 +155,13 @@ export class DeliveryTable {
     return moved;
   }
 
-  async listByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]> {
+  async listByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
     if (statuses.length === 0) return [];
     const after = afterSeq !== undefined && afterSeq >= 0 ? Math.floor(afterSeq) : undefined;
+    if (beforeSeq !== undefined && beforeSeq <= (after ?? -1) + 1) return [];
     const anyStatus = statuses.map((s) => `status eq ${literal(s)}`).join(" or ");
-    const rows = await queryRows(this.table, `${deliveryRange(jobId, after)} and (${anyStatus})`, clampLimit(limit, 100_000));
+    const rows = await queryRows(this.table, `${deliveryRange(jobId, after, beforeSeq)} and (${anyStatus})`, clampLimit(limit, 100_000));
+    for (const row of rows) this.writer.remember(jobId, row);
     return rows.map((row) => fromRow(jobId, row));
   }
 
@@ -277,12 +291,16 @@ function remember<V>(cache: Map<string, V>, key: string, value: V, limit: number
   cache.set(key, value);
 }
 
-/** The job's delivery rows (optionally only those after `afterSeq`), in seq order. */
-function deliveryRange(jobId: string, afterSeq?: number): string {
+/** The job's delivery rows (optionally only those after `afterSeq` and before `beforeSeq`), in seq order. */
+function deliveryRange(jobId: string, afterSeq?: number, beforeSeq?: number): string {
   const prefix = jobPrefix(jobId);
   const low = afterSeq === undefined ? `${prefix}d` : deliveryPartition(jobId, afterSeq, PARTITION_SIZE);
   const rowLow = afterSeq === undefined ? "RowKey ge 'd:'" : `RowKey gt ${literal(deliveryRowKey(afterSeq))}`;
-  return `PartitionKey ge ${literal(low)} and PartitionKey lt ${literal(`${prefix}e`)} and ${rowLow} and RowKey lt 'd;'`;
+  if (beforeSeq === undefined) {
+    return `PartitionKey ge ${literal(low)} and PartitionKey lt ${literal(`${prefix}e`)} and ${rowLow} and RowKey lt 'd;'`;
+  }
+  const high = deliveryPartition(jobId, Math.max(0, beforeSeq - 1), PARTITION_SIZE);
+  return `PartitionKey ge ${literal(low)} and PartitionKey le ${literal(high)} and ${rowLow} and RowKey lt ${literal(deliveryRowKey(beforeSeq))}`;
 }
 
 /** The transaction step that adds `delta` to one counter shard (creating it when it does not exist). */

@@ -1,7 +1,7 @@
 /**
- * Herald's Azure Table Storage backend. Eight tables share a prefix (default "herald"):
+ * Herald's Azure Table Storage backend. Nine tables share a prefix (default "herald"):
  *   <prefix>targets, <prefix>members, <prefix>memberindex, <prefix>jobs, <prefix>deliveries, <prefix>prefs,
- *   <prefix>schedules, <prefix>inbox — each module documents its PartitionKey/RowKey layout.
+ *   <prefix>schedules, <prefix>work, <prefix>inbox — each module documents its PartitionKey/RowKey layout.
  * Locally and in tests it takes a connection string (Azurite); in Azure an account URL and a token credential
  * (DefaultAzureCredential → the Web App's managed identity).
  */
@@ -16,6 +16,7 @@ import { AzureMemberStore } from "./member-table";
 import { AzurePreferenceStore } from "./preference-table";
 import { AzureScheduleRunStore } from "./schedule-table";
 import { AzureTargetStore } from "./target-table";
+import { AzureWorkStore } from "./work-table";
 import { getRow } from "./table-helpers";
 
 export interface AzureTableStoreOptions {
@@ -31,7 +32,7 @@ export interface AzureTableStoreOptions {
   jobs?: JobTableOptions;
 }
 
-export const TABLE_SUFFIXES = ["targets", "members", "memberindex", "jobs", "deliveries", "prefs", "schedules", "inbox"] as const;
+export const TABLE_SUFFIXES = ["targets", "members", "memberindex", "jobs", "deliveries", "prefs", "schedules", "work", "inbox"] as const;
 type TableSuffix = (typeof TABLE_SUFFIXES)[number];
 
 export const DEFAULT_TABLE_PREFIX = "herald";
@@ -70,7 +71,8 @@ export async function openAzureTableStore(opts: AzureTableStoreOptions, logger: 
     kind: "azure-table",
     targets: new AzureTargetStore(clients.targets),
     members: new AzureMemberStore(clients.members, clients.memberindex),
-    jobs: new AzureJobStore(clients.jobs, deliveries, logger, opts.jobs),
+    jobs: new AzureJobStore(clients.jobs, deliveries, clients.work, logger, opts.jobs),
+    work: new AzureWorkStore(clients.work),
     preferences: new AzurePreferenceStore(clients.prefs),
     schedules: new AzureScheduleRunStore(clients.schedules),
     inbox: new AzureInboxStore(clients.inbox),

@@ -12,9 +12,13 @@
  * two callers cannot both take it over.
  */
 import type { TableClient } from "@azure/data-tables";
-import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobStore, Page } from "../types";
+import { checkSlices, defaultSlices } from "../../cluster/partitions";
+import type {
+  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
+} from "../types";
 import type { Logger } from "../../logger";
 import type { DeliveryTable } from "./delivery-table";
+import { workEntity } from "./work-table";
 import { compositeKey, encodeKey, padNumber } from "./keys";
 import {
   clampLimit, decodeCursor, deleteIfPresent, encodeCursor, forEachBounded, getJson, getRow,
@@ -45,6 +49,7 @@ export class AzureJobStore implements JobStore {
   constructor(
     private readonly table: TableClient,
     private readonly deliveries: DeliveryTable,
+    private readonly work: TableClient,
     private readonly logger: Logger,
     options: JobTableOptions = {},
   ) {
@@ -52,10 +57,7 @@ export class AzureJobStore implements JobStore {
     this.pollMs = options.idempotencyPollMs ?? 250;
   }
 
-  async createJob(
-    input: Omit<Job, "total" | "throttleRetries" | "updatedAt">,
-    deliveries: DeliveryInput[],
-  ): Promise<{ job: Job; created: boolean }> {
+  async createJob(input: NewJob, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }> {
     let claimEtag: string | undefined;
     if (input.idempotencyKey !== undefined) {
       const claim = await this.claimIdempotencyKey(input.idempotencyKey, input.id);
@@ -65,8 +67,15 @@ export class AzureJobStore implements JobStore {
       throw new Error(`job ${input.id} already exists`); // like the other backends: ids are never reused
     }
     try {
-      const total = await this.deliveries.create(input.id, deliveries);
-      const job: Job = { ...structuredClone(input), total, throttleRetries: 0, updatedAt: input.createdAt };
+      const unique = firstOccurrences(deliveries);
+      const slices = input.slices ?? defaultSlices(unique.length);
+      checkSlices(slices, unique.length);
+      const total = await this.deliveries.create(input.id, unique);
+      const job: Job = { ...structuredClone(input), slices, total, throttleRetries: 0, updatedAt: input.createdAt };
+      // Work items before the job: an owner that finds one whose job is not written yet waits for it.
+      await forEachBounded(slices, 8, async (slice) => {
+        await this.work.upsertEntity(workEntity({ partition: slice.partition, kind: "job", id: job.id, data: {}, createdAt: job.createdAt }), "Replace");
+      });
       await this.table.upsertEntity({ partitionKey: TIME, rowKey: timeRowKey(job.createdAt, job.id), jobId: job.id }, "Replace");
       if (UNFINISHED.has(job.status)) await this.table.upsertEntity({ partitionKey: OPEN, rowKey: encodeKey(job.id), jobId: job.id }, "Replace");
       await this.table.createEntity(toEntity(job)); // the commit point
@@ -113,14 +122,12 @@ export class AzureJobStore implements JobStore {
     return unfinished.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
   }
 
-  async updateJob(
-    id: string,
-    patch: Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number },
-  ): Promise<void> {
+  async updateJob(id: string, patch: JobPatch, onlyIf?: JobStatus[]): Promise<boolean> {
     const updated = await withOptimisticRetry(async () => {
       const row = await getRow(this.table, JOB, encodeKey(id));
       if (!row) return undefined;
       const job = fromRow(row);
+      if (onlyIf && !onlyIf.includes(job.status)) return null;
       if (patch.status !== undefined) job.status = patch.status;
       if (patch.startedAt !== undefined) job.startedAt = patch.startedAt;
       if (patch.finishedAt !== undefined) job.finishedAt = patch.finishedAt;
@@ -130,20 +137,22 @@ export class AzureJobStore implements JobStore {
       await this.table.updateEntity(toEntity(job), "Replace", { etag: row.etag });
       return job;
     });
+    if (updated === null) return false;
     if (!updated) {
       this.logger.warn({ jobId: id }, "updateJob: no such job");
-      return;
+      return false;
     }
-    if (patch.status === undefined) return;
+    if (patch.status === undefined) return true;
     if (UNFINISHED.has(updated.status)) {
       await this.table.upsertEntity({ partitionKey: OPEN, rowKey: encodeKey(id), jobId: id }, "Replace");
     } else {
       await deleteIfPresent(this.table, OPEN, encodeKey(id));
     }
+    return true;
   }
 
-  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]> {
-    return this.deliveries.listByStatus(jobId, statuses, limit, afterSeq);
+  listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
+    return this.deliveries.listByStatus(jobId, statuses, limit, afterSeq, beforeSeq);
   }
 
   listDeliveries(jobId: string, limit: number, cursor?: string, status?: DeliveryStatus): Promise<Page<Delivery>> {
@@ -154,14 +163,14 @@ export class AzureJobStore implements JobStore {
     return this.deliveries.get(jobId, recipientKey);
   }
 
-  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void> {
-    if (!(await this.deliveries.update(jobId, recipientKey, patch))) {
-      this.logger.warn({ jobId, recipientKey }, "updateDelivery: no such delivery");
-    }
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean> {
+    const changed = await this.deliveries.update(jobId, recipientKey, patch, expect);
+    if (!changed && expect === undefined) this.logger.warn({ jobId, recipientKey }, "updateDelivery: no such delivery");
+    return changed;
   }
 
-  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number> {
-    return this.deliveries.transitionAll(jobId, from, to, reason);
+  transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
+    return this.deliveries.transitionAll(jobId, from, to, reason, range);
   }
 
   counts(jobId: string): Promise<DeliveryCounts> {
@@ -206,12 +215,19 @@ export class AzureJobStore implements JobStore {
 }
 
 function toEntity(job: Job): Entity {
-  const { content, audience, ...rest } = job;
+  const { content, audience, slices, ...rest } = job;
   const entity: Entity = { partitionKey: JOB, rowKey: encodeKey(job.id) };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) entity[k] = v;
   putJson(entity, "content", content);
   putJson(entity, "audience", audience);
+  putJson(entity, "slices", slices);
   return entity;
+}
+
+/** A recipient listed twice gets one delivery, at its first position. */
+function firstOccurrences(deliveries: DeliveryInput[]): DeliveryInput[] {
+  const seen = new Set<string>();
+  return deliveries.filter((d) => !seen.has(d.recipientKey) && seen.add(d.recipientKey));
 }
 
 function fromRow(row: Row): Job {
@@ -225,6 +241,7 @@ function fromRow(row: Row): Job {
     updatedAt: String(row.updatedAt),
     total: numberOf(row, "total") ?? 0,
     throttleRetries: numberOf(row, "throttleRetries") ?? 0,
+    slices: getJson(row, "slices") ?? defaultSlices(numberOf(row, "total") ?? 0),
   };
   for (const field of ["idempotencyKey", "category", "startedAt", "finishedAt", "error"] as const) {
     const value = optionalString(row, field);

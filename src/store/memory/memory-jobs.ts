@@ -1,11 +1,10 @@
+import { checkSlices, defaultSlices } from "../../cluster/partitions";
 import type {
-  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobStore, Page,
+  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
 } from "../types";
+import type { MemoryWorkStore } from "./memory-work";
 import { assignDefined, clampLimit, copy, decodeCursor, encodeCursor, nowIso } from "./paging";
 import { SortedKeys } from "./sorted-keys";
-
-type NewJob = Omit<Job, "total" | "throttleRetries" | "updatedAt">;
-type JobPatch = Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number };
 
 interface JobRecord {
   job: Job;
@@ -22,6 +21,8 @@ export class MemoryJobStore implements JobStore {
   private readonly byIdempotencyKey = new Map<string, string>();
   private readonly byOrderKey = new Map<string, string>();
   private readonly order = new SortedKeys((key) => this.byOrderKey.has(key));
+
+  constructor(private readonly work: MemoryWorkStore) {}
 
   async createJob(input: NewJob, deliveries: DeliveryInput[]): Promise<{ job: Job; created: boolean }> {
     // No await before the write: the check and the insert are atomic on the event loop.
@@ -55,12 +56,16 @@ export class MemoryJobStore implements JobStore {
       record.counts[delivery.status]++;
     }
     record.counts.total = record.deliveries.length;
+    const slices = input.slices ?? defaultSlices(record.deliveries.length);
+    checkSlices(slices, record.deliveries.length);
     record.job = assignDefined({} as Job, {
       ...copy(input),
+      slices: copy(slices),
       total: record.deliveries.length,
       throttleRetries: 0,
       updatedAt: input.createdAt,
     });
+    for (const slice of slices) this.work.putSync({ partition: slice.partition, kind: "job", id: input.id, data: {}, createdAt: input.createdAt });
     this.jobs.set(input.id, record);
     if (input.idempotencyKey !== undefined) this.byIdempotencyKey.set(input.idempotencyKey, input.id);
     this.byOrderKey.set(record.orderKey, input.id);
@@ -96,22 +101,25 @@ export class MemoryJobStore implements JobStore {
     return out;
   }
 
-  async updateJob(id: string, patch: JobPatch): Promise<void> {
+  async updateJob(id: string, patch: JobPatch, onlyIf?: JobStatus[]): Promise<boolean> {
     const record = this.jobs.get(id);
-    if (!record) return;
+    if (!record) return false;
+    if (onlyIf && !onlyIf.includes(record.job.status)) return false;
     const { throttleRetriesIncrement, ...fields } = patch;
     assignDefined(record.job, fields);
     if (throttleRetriesIncrement) record.job.throttleRetries += throttleRetriesIncrement;
     record.job.updatedAt = nowIso();
+    return true;
   }
 
-  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]> {
+  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
     const record = this.jobs.get(jobId);
     if (!record) return [];
     const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
     const wanted = new Set(statuses);
     const out: Delivery[] = [];
-    for (let seq = Math.max(0, (afterSeq ?? -1) + 1); seq < record.deliveries.length && out.length < max; seq++) {
+    const end = Math.min(record.deliveries.length, beforeSeq ?? Infinity);
+    for (let seq = Math.max(0, (afterSeq ?? -1) + 1); seq < end && out.length < max; seq++) {
       const d = record.deliveries[seq]!;
       if (wanted.has(d.status)) out.push(copyDelivery(d));
     }
@@ -138,10 +146,11 @@ export class MemoryJobStore implements JobStore {
     return d && copyDelivery(d);
   }
 
-  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void> {
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean> {
     const record = this.jobs.get(jobId);
     const d = record?.byRecipient.get(recipientKey);
-    if (!record || !d) return;
+    if (!record || !d) return false;
+    if (expect !== undefined && d.status !== expect) return false;
     if (patch.status !== undefined && patch.status !== d.status) {
       record.counts[d.status]--;
       record.counts[patch.status]++;
@@ -155,14 +164,17 @@ export class MemoryJobStore implements JobStore {
     else if (patch.notBefore !== undefined) d.notBefore = patch.notBefore;
     if (patch.recipient !== undefined) d.recipient = { ...patch.recipient };
     d.updatedAt = nowIso();
+    return true;
   }
 
-  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number> {
+  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
     const record = this.jobs.get(jobId);
     if (!record || from === to) return 0;
     const stamp = nowIso();
     let moved = 0;
-    for (const d of record.deliveries) {
+    const end = Math.min(record.deliveries.length, range?.to ?? Infinity);
+    for (let seq = Math.max(0, range?.from ?? 0); seq < end; seq++) {
+      const d = record.deliveries[seq]!;
       if (d.status !== from) continue;
       d.status = to;
       if (reason !== undefined) d.reason = reason;

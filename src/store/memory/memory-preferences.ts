@@ -31,6 +31,12 @@ export class MemoryPreferenceStore implements PreferenceStore {
     return false;
   }
 
+  async optedOutAmong(tenantId: string, userKeys: readonly string[], category: string | undefined): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const key of userKeys) if (await this.isOptedOut(tenantId, [key], category)) out.add(key);
+    return out;
+  }
+
   async list(tenantId: string, userKey: string): Promise<OptOut[]> {
     const categories = this.byUser.get(userId(tenantId, userKey));
     return categories ? [...categories.values()].map((o) => ({ ...o })).sort((a, b) => (a.category < b.category ? -1 : 1)) : [];

@@ -5,6 +5,7 @@ import { MemoryMemberStore } from "./memory-members";
 import { MemoryPreferenceStore } from "./memory-preferences";
 import { MemoryScheduleRunStore } from "./memory-schedules";
 import { MemoryTargetStore } from "./memory-targets";
+import { MemoryWorkStore } from "./memory-work";
 
 /**
  * Everything in process memory: for tests and `HERALD_STORE=memory`, and the reference semantics of the port
@@ -14,7 +15,8 @@ export class MemoryStore implements HeraldStore {
   readonly kind = "memory" as const;
   readonly targets = new MemoryTargetStore();
   readonly members = new MemoryMemberStore();
-  readonly jobs = new MemoryJobStore();
+  readonly work = new MemoryWorkStore();
+  readonly jobs = new MemoryJobStore(this.work);
   readonly preferences = new MemoryPreferenceStore();
   readonly schedules = new MemoryScheduleRunStore();
   readonly inbox = new MemoryInboxStore();

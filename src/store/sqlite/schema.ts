@@ -115,6 +115,30 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX schedule_runs_latest ON schedule_runs (schedule_id, id);
   `,
+  // 2: delivery partitions (job slices and the work index), the engine's holder (src/store/sqlite/engine-lock.ts)
+  `
+  ALTER TABLE jobs ADD COLUMN slices TEXT;
+
+  CREATE TABLE work (
+    partition   INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (partition, kind, id)
+  ) WITHOUT ROWID;
+  -- Jobs left unfinished by an older Herald: one slice in partition 0 (jobFromRow's default for slices IS NULL).
+  INSERT INTO work (partition, kind, id, data, created_at)
+    SELECT 0, 'job', id, '{}', created_at FROM jobs WHERE status IN ('queued', 'running');
+
+  CREATE TABLE engine_holder (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    pid          INTEGER NOT NULL,
+    host         TEXT NOT NULL,
+    instance_id  TEXT NOT NULL,
+    since        TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,16 +1,14 @@
 import type Database from "better-sqlite3";
+import { checkSlices, defaultSlices } from "../../cluster/partitions";
 import type {
-  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobStore, Page,
+  Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch, JobStatus, JobStore, NewJob, Page, SeqRange,
 } from "../types";
 import { clampLimit, decodeCursor, encodeCursor, isInteger, nowIso } from "./cursor";
-
-type NewJob = Omit<Job, "total" | "throttleRetries" | "updatedAt">;
-type JobPatch = Partial<Pick<Job, "status" | "startedAt" | "finishedAt" | "error">> & { throttleRetriesIncrement?: number };
 
 interface JobRow {
   id: string; idempotency_key: string | null; status: Job["status"]; content: string; audience: string;
   category: string | null; triggered_by: string; created_at: string; updated_at: string; started_at: string | null;
-  finished_at: string | null; total: number; throttle_retries: number; error: string | null;
+  finished_at: string | null; total: number; throttle_retries: number; error: string | null; slices: string | null;
 }
 
 interface DeliveryRow {
@@ -32,15 +30,17 @@ export class SqliteJobStore implements JobStore {
   private readonly selectDelivery: Database.Statement;
   private readonly updateDeliveryRow: Database.Statement;
   private readonly transitionRows: Database.Statement;
+  private readonly updateDeliveryIfStatus: Database.Statement;
   private readonly countRows: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {
     const insertJob = db.prepare(`
       INSERT INTO jobs (id, idempotency_key, status, content, audience, category, triggered_by, created_at, updated_at,
-                        started_at, finished_at, total, throttle_retries, error)
+                        started_at, finished_at, total, throttle_retries, error, slices)
       VALUES (@id, @idempotencyKey, @status, @content, @audience, @category, @triggeredBy, @createdAt, @createdAt,
-              @startedAt, @finishedAt, @total, 0, @error)`);
+              @startedAt, @finishedAt, @total, 0, @error, @slices)`);
+    const insertWork = db.prepare("INSERT OR REPLACE INTO work (partition, kind, id, data, created_at) VALUES (?, 'job', ?, '{}', ?)");
     const insertDelivery = db.prepare(`
       INSERT INTO deliveries (job_id, recipient_key, seq, status, recipient, reason, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
@@ -52,7 +52,10 @@ export class SqliteJobStore implements JobStore {
         const existing = this.selectByIdempotencyKey.get(job.idempotencyKey) as JobRow | undefined;
         if (existing) return { job: jobFromRow(existing), created: false };
       }
+      const slices = job.slices ?? defaultSlices(deliveries.length);
+      checkSlices(slices, deliveries.length);
       insertJob.run({
+        slices: JSON.stringify(slices),
         id: job.id,
         idempotencyKey: job.idempotencyKey ?? null,
         status: job.status,
@@ -69,6 +72,7 @@ export class SqliteJobStore implements JobStore {
       deliveries.forEach((d, seq) => {
         insertDelivery.run(job.id, d.recipientKey, seq, d.status ?? "pending", JSON.stringify(d.recipient), d.reason ?? null, job.createdAt);
       });
+      for (const slice of slices) insertWork.run(slice.partition, job.id, job.createdAt);
       return { job: jobFromRow(this.selectJob.get(job.id) as JobRow), created: true };
     });
     this.selectJobsFirst = db.prepare("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?");
@@ -80,18 +84,20 @@ export class SqliteJobStore implements JobStore {
       UPDATE jobs SET status = COALESCE(@status, status), started_at = COALESCE(@startedAt, started_at),
         finished_at = COALESCE(@finishedAt, finished_at), error = COALESCE(@error, error),
         throttle_retries = throttle_retries + @throttleRetriesIncrement, updated_at = @updatedAt
-      WHERE id = @id`);
+      WHERE id = @id AND (@onlyIf IS NULL OR status IN (SELECT value FROM json_each(@onlyIf)))`);
     this.selectDelivery = db.prepare("SELECT * FROM deliveries WHERE job_id = ? AND recipient_key = ?");
-    this.updateDeliveryRow = db.prepare(`
+    const setDelivery = `
       UPDATE deliveries SET status = COALESCE(@status, status), attempts = attempts + @attempts,
         throttled = throttled + @throttled, activity_id = COALESCE(@activityId, activity_id),
         reason = COALESCE(@reason, reason),
         not_before = CASE WHEN @notBeforeGiven THEN @notBefore ELSE not_before END,
         recipient = COALESCE(@recipient, recipient), updated_at = @updatedAt
-      WHERE job_id = @jobId AND recipient_key = @recipientKey`);
+      WHERE job_id = @jobId AND recipient_key = @recipientKey`;
+    this.updateDeliveryRow = db.prepare(setDelivery);
+    this.updateDeliveryIfStatus = db.prepare(`${setDelivery} AND status = @expect`);
     this.transitionRows = db.prepare(`
       UPDATE deliveries SET status = @to, reason = COALESCE(@reason, reason), updated_at = @updatedAt
-      WHERE job_id = @jobId AND status = @from`);
+      WHERE job_id = @jobId AND status = @from AND seq >= @fromSeq AND seq < @toSeq`);
     this.countRows = db.prepare("SELECT status, count(*) AS n FROM deliveries WHERE job_id = ? GROUP BY status");
   }
 
@@ -122,8 +128,9 @@ export class SqliteJobStore implements JobStore {
     return (this.selectUnfinished.all() as JobRow[]).map(jobFromRow);
   }
 
-  async updateJob(id: string, patch: JobPatch): Promise<void> {
-    this.updateJobRow.run({
+  async updateJob(id: string, patch: JobPatch, onlyIf?: JobStatus[]): Promise<boolean> {
+    return this.updateJobRow.run({
+      onlyIf: onlyIf ? JSON.stringify(onlyIf) : null,
       id,
       status: patch.status ?? null,
       startedAt: patch.startedAt ?? null,
@@ -131,18 +138,18 @@ export class SqliteJobStore implements JobStore {
       error: patch.error ?? null,
       throttleRetriesIncrement: patch.throttleRetriesIncrement ?? 0,
       updatedAt: nowIso(),
-    });
+    }).changes === 1;
   }
 
-  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number): Promise<Delivery[]> {
+  async listDeliveriesByStatus(jobId: string, statuses: DeliveryStatus[], limit: number, afterSeq?: number, beforeSeq?: number): Promise<Delivery[]> {
     const unique = [...new Set(statuses)];
     if (unique.length === 0) return [];
     const max = clampLimit(limit, Number.MAX_SAFE_INTEGER);
     // One index range (job_id, status, seq) per status, each already in seq order and limited, merged by seq:
     // no sort over every pending delivery of a 100k job.
-    const branch = "SELECT * FROM (SELECT * FROM deliveries WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?)";
+    const branch = "SELECT * FROM (SELECT * FROM deliveries WHERE job_id = ? AND status = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?)";
     const sql = unique.length === 1 ? branch : `${unique.map(() => branch).join(" UNION ALL ")} ORDER BY seq LIMIT ?`;
-    const params: unknown[] = unique.flatMap((s) => [jobId, s, afterSeq ?? -1, max]);
+    const params: unknown[] = unique.flatMap((s) => [jobId, s, afterSeq ?? -1, beforeSeq ?? Number.MAX_SAFE_INTEGER, max]);
     if (unique.length > 1) params.push(max);
     return (this.statement(sql).all(...params) as DeliveryRow[]).map(deliveryFromRow);
   }
@@ -163,8 +170,10 @@ export class SqliteJobStore implements JobStore {
     return row && deliveryFromRow(row);
   }
 
-  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch): Promise<void> {
-    this.updateDeliveryRow.run({
+  async updateDelivery(jobId: string, recipientKey: string, patch: DeliveryPatch, expect?: DeliveryStatus): Promise<boolean> {
+    const statement = expect === undefined ? this.updateDeliveryRow : this.updateDeliveryIfStatus;
+    return statement.run({
+      ...(expect === undefined ? {} : { expect }),
       jobId,
       recipientKey,
       status: patch.status ?? null,
@@ -176,12 +185,14 @@ export class SqliteJobStore implements JobStore {
       notBefore: patch.notBefore ?? null,
       recipient: patch.recipient === undefined ? null : JSON.stringify(patch.recipient),
       updatedAt: nowIso(),
-    });
+    }).changes === 1;
   }
 
-  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string): Promise<number> {
+  async transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number> {
     if (from === to) return 0;
-    return this.transitionRows.run({ jobId, from, to, reason: reason ?? null, updatedAt: nowIso() }).changes;
+    return this.transitionRows.run({
+      jobId, from, to, reason: reason ?? null, updatedAt: nowIso(), fromSeq: range?.from ?? 0, toSeq: range?.to ?? Number.MAX_SAFE_INTEGER,
+    }).changes;
   }
 
   async counts(jobId: string): Promise<DeliveryCounts> {
@@ -223,6 +234,7 @@ function jobFromRow(row: JobRow): Job {
     updatedAt: row.updated_at,
     total: row.total,
     throttleRetries: row.throttle_retries,
+    slices: row.slices === null ? defaultSlices(row.total) : JSON.parse(row.slices),
   };
   if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
   if (row.category !== null) job.category = row.category;

@@ -8,6 +8,7 @@ export class SqlitePreferenceStore implements PreferenceStore {
   private readonly deleteAll: Database.Statement;
   private readonly anyMatch: Database.Statement;
   private readonly select: Database.Statement;
+  private readonly among: Database.Statement;
 
   constructor(db: Database.Database) {
     // Opting out twice keeps the first `at`.
@@ -17,6 +18,9 @@ export class SqlitePreferenceStore implements PreferenceStore {
     this.anyMatch = db.prepare(`
       SELECT 1 FROM opt_outs
       WHERE tenant_id = ? AND user_key IN (SELECT value FROM json_each(?)) AND category IN (?, '*') LIMIT 1`);
+    this.among = db.prepare(`
+      SELECT DISTINCT user_key AS userKey FROM opt_outs
+      WHERE tenant_id = ? AND user_key IN (SELECT value FROM json_each(?)) AND category IN (?, '*')`);
     this.select = db.prepare(
       "SELECT tenant_id AS tenantId, user_key AS userKey, category, at FROM opt_outs WHERE tenant_id = ? AND user_key = ? ORDER BY category",
     );
@@ -35,6 +39,12 @@ export class SqlitePreferenceStore implements PreferenceStore {
     if (userKeys.length === 0) return false;
     // With no category only "*" applies; binding "*" twice keeps one statement.
     return this.anyMatch.get(tenantId, JSON.stringify(userKeys), category ?? "*") !== undefined;
+  }
+
+  async optedOutAmong(tenantId: string, userKeys: readonly string[], category: string | undefined): Promise<Set<string>> {
+    if (userKeys.length === 0) return new Set();
+    const rows = this.among.all(tenantId, JSON.stringify(userKeys), category ?? "*") as Array<{ userKey: string }>;
+    return new Set(rows.map((r) => r.userKey));
   }
 
   async list(tenantId: string, userKey: string): Promise<OptOut[]> {

@@ -8,6 +8,7 @@ import { SqliteMemberStore } from "./sqlite-members";
 import { SqlitePreferenceStore } from "./sqlite-preferences";
 import { SqliteScheduleRunStore } from "./sqlite-schedules";
 import { SqliteTargetStore } from "./sqlite-targets";
+import { SqliteWorkStore } from "./sqlite-work";
 
 /** Where `HERALD_STORE` unset puts the file (relative to the working directory). */
 export const DEFAULT_SQLITE_PATH = ".herald/herald.db";
@@ -24,10 +25,12 @@ export class SqliteStore implements HeraldStore {
   readonly targets: SqliteTargetStore;
   readonly members: SqliteMemberStore;
   readonly jobs: SqliteJobStore;
+  readonly work: SqliteWorkStore;
   readonly preferences: SqlitePreferenceStore;
   readonly schedules: SqliteScheduleRunStore;
   readonly inbox: SqliteInboxStore;
-  private readonly db: Database.Database;
+  /** The open database (the engine lock records its holder here). */
+  readonly db: Database.Database;
   private readonly pingStatement: Database.Statement;
 
   constructor(readonly path: string, logger: Logger, options: OpenDatabaseOptions = {}) {
@@ -35,6 +38,7 @@ export class SqliteStore implements HeraldStore {
     this.targets = new SqliteTargetStore(this.db);
     this.members = new SqliteMemberStore(this.db);
     this.jobs = new SqliteJobStore(this.db);
+    this.work = new SqliteWorkStore(this.db);
     this.preferences = new SqlitePreferenceStore(this.db);
     this.schedules = new SqliteScheduleRunStore(this.db);
     this.inbox = new SqliteInboxStore(this.db);
