@@ -15,7 +15,7 @@ import type { InboxEntry } from "../store/inbox";
 export interface InboxRecorderOptions {
   store: Pick<HeraldStore, "inbox" | "members" | "targets" | "jobs">;
   logger: Logger;
-  /** How long sent deliveries gather before they are written together (ms). */
+  /** How long sent deliveries gather before they are written together (ms; default 1000: fewer, fuller transactions). */
   flushDelayMs?: number;
   /** Deliveries per write. */
   batchSize?: number;
@@ -70,7 +70,7 @@ export class InboxRecorder implements DeliveryObserver {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.start();
-    }, this.options.flushDelayMs ?? 100);
+    }, this.options.flushDelayMs ?? 1000);
     this.timer.unref();
   }
 

@@ -1,11 +1,12 @@
 /**
- * The inbox index in Azure Table Storage (`inbox` table). A person's rows share one of 64 hash-bucket
+ * The inbox index in Azure Table Storage (`inbox` table). A person's rows share one of 16 hash-bucket
  * partitions, so a roster-wide fan-out is written as transactions of 100 and one person's inbox is a RowKey
  * range read:
  *   entry     PK "b!!<bucket(tenant, person)>"  RK "e!!<tenantId>!!<personKey>!!<inverted sentAt>!!<jobId>!!<placeKey>"
  *   category  PK (same)                          RK "c!!<tenantId>!!<personKey>!!<category>"
  * The inverted time (9999999999999 − epoch ms, 13 digits) makes RowKey order newest first. `sentAt` is fixed per
- * job, so recording an entry twice writes the same row.
+ * job, so recording an entry twice writes the same row. Category rows this process already wrote are not written
+ * again (most notifications repeat a person's categories).
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { InboxEntry, InboxStore } from "../inbox";
@@ -14,7 +15,9 @@ import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, padNumber, prefixUppe
 import { chunk, clampLimit, decodeCursor, encodeCursor, forEachBounded, getJson, literal, MAX_BATCH, putJson, queryRows, type Entity } from "./table-helpers";
 
 /** Partitions of the table. Changing it orphans every stored row: never change it. */
-const BUCKETS = 64;
+const BUCKETS = 16;
+/** Category rows remembered as written, per process (a bound on memory; forgetting only costs a rewrite). */
+const KNOWN_CATEGORIES_LIMIT = 100_000;
 const CONCURRENCY = 16;
 const LATEST = 9_999_999_999_999;
 
@@ -31,6 +34,8 @@ function rangeFilter(partitionKey: string, low: string, high: string, after?: st
 }
 
 export class AzureInboxStore implements InboxStore {
+  private readonly knownCategories = new Set<string>();
+
   constructor(private readonly table: TableClient) {}
 
   async record(entries: InboxEntry[]): Promise<void> {
@@ -48,13 +53,18 @@ export class AzureInboxStore implements InboxStore {
       };
       putJson(row, "entry", entry);
       add(row);
-      add({ partitionKey, rowKey: categoryPrefix(entry.tenantId, entry.personKey) + encodeKey(entry.category), category: entry.category });
+      const categoryRow = categoryPrefix(entry.tenantId, entry.personKey) + encodeKey(entry.category);
+      if (!this.knownCategories.has(`${partitionKey}/${categoryRow}`)) add({ partitionKey, rowKey: categoryRow, category: entry.category });
     }
     const batches = [...byPartition.values()].flatMap((rows) => chunk([...rows.values()], MAX_BATCH));
     await forEachBounded(batches, CONCURRENCY, async (batch) => {
       if (batch.length === 1) await this.table.upsertEntity(batch[0]!, "Replace");
       else await this.table.submitTransaction(batch.map((row): TransactionAction => ["upsert", row, "Replace"]));
     });
+    if (this.knownCategories.size > KNOWN_CATEGORIES_LIMIT) this.knownCategories.clear();
+    for (const [partitionKey, rows] of byPartition) {
+      for (const rowKey of rows.keys()) if (rowKey.startsWith(`c${KEY_SEPARATOR}`)) this.knownCategories.add(`${partitionKey}/${rowKey}`);
+    }
   }
 
   async list(tenantId: string, personKey: string, limit: number, cursor?: string): Promise<Page<InboxEntry>> {

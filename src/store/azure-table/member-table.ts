@@ -6,8 +6,10 @@
  *   membership  PK "s!!<sourceKey>"        RK "<userId>"               { tenantId, userId }: a roster in userId order
  * `memberindex` table:
  *   PK "<aad|upn>!!<bucket(value)>"  RK "<value>!!<tenantId>"  → { tenantId, userId }
- *   PK "w!!<tenantId>!!<first 2 characters of word>"  RK "<word>!!<userId>"  → { tenantId, userId }: the directory
- *   search (search-words.ts), a RowKey-prefix range per query; like the upn index, stale rows are checked on read
+ *   PK "w!!<tenantId>!!<bucket(userId) of 16>"  RK "<word>!!<userId>"  → { tenantId, userId }: the directory search
+ *   (search-words.ts). A person's words share a partition, so they are written in one transaction with a roster
+ *   page; a search reads one RowKey-prefix range in each of the 16 partitions, in parallel. Like the upn index,
+ *   stale rows are checked on read
  * (every part encoded with encodeKey; bucket = stable hash mod 64, fixed forever.)
  *
  * Lookups are point reads when the tenant is known, and one RowKey-prefix range inside one partition when it
@@ -18,8 +20,8 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { Member, MemberInput, MemberStore, Page, UserRef } from "../types";
-import { compareByName, matchesQuery, memberSearchWords, MIN_SEARCH_CHARS, queryWords } from "../search-words";
-import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, prefixUpperBound } from "./keys";
+import { compareByName, matchesQuery, memberSearchWords, queryWords } from "../search-words";
+import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, padNumber, prefixUpperBound } from "./keys";
 import {
   chunk, clampLimit, countRows, decodeCursor, definedProps, deleteIfPresent, deleteRows, encodeCursor,
   forEachBounded, getRow, isNotFound, literal, MAX_BATCH, nowIso, optionalString, queryRows, userProps, type Entity, type Row,
@@ -42,8 +44,11 @@ const personKeys = (tenantId: string, userId: string) =>
 const indexKeys = (kind: IndexKind, value: string, tenantId: string) =>
   ({ partitionKey: compositeKey(kind, bucketOf(value, BUCKETS)), rowKey: compositeKey(value, tenantId) });
 const sourcePartition = (sourceKey: string) => compositeKey("s", sourceKey);
+/** Partitions of a tenant's search words. Changing it orphans every stored word row: never change it. */
+const WORD_BUCKETS = 16;
+const wordPartition = (tenantId: string, bucket: string) => compositeKey("w", tenantId, bucket);
 const wordKeys = (word: string, tenantId: string, userId: string) =>
-  ({ partitionKey: compositeKey("w", tenantId, word.slice(0, MIN_SEARCH_CHARS)), rowKey: compositeKey(word, userId) });
+  ({ partitionKey: wordPartition(tenantId, bucketOf(userId, WORD_BUCKETS)), rowKey: compositeKey(word, userId) });
 
 /** Rows whose RowKey is `<value>!!<anything>` in one partition: the same value in every tenant. */
 function prefixFilter(partitionKey: string, value: string): string {
@@ -161,11 +166,11 @@ export class AzureMemberStore implements MemberStore {
     const words = queryWords(text);
     if (!words.length) return [];
     const max = clampLimit(limit, 50);
-    const first = words[0]!;
-    const { partitionKey } = wordKeys(first, tenantId, "");
-    const low = encodeKey(first);
-    const filter = `PartitionKey eq ${literal(partitionKey)} and RowKey ge ${literal(low)} and RowKey lt ${literal(prefixUpperBound(low))}`;
-    const pointers = await queryRows(this.index, filter, max * 20, ["userId"]);
+    const low = encodeKey(words[0]!);
+    const range = `RowKey ge ${literal(low)} and RowKey lt ${literal(prefixUpperBound(low))}`;
+    const buckets = Array.from({ length: WORD_BUCKETS }, (_, i) => padNumber(i, String(WORD_BUCKETS - 1).length));
+    const pointers = (await Promise.all(buckets.map((bucket) =>
+      queryRows(this.index, `PartitionKey eq ${literal(wordPartition(tenantId, bucket))} and ${range}`, max * 4, ["userId"])))).flat();
     const userIds = [...new Set(pointers.map((row) => String(row.userId)))];
     const people: Array<Member | undefined> = new Array(userIds.length);
     await forEachBounded(userIds, CONCURRENCY, async (userId, i) => {
