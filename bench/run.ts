@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (or `npx tsx bench/run.ts [part ...]`): every benchmark, one after the other, printed as JSON.
- * Parts: store-sqlite, store-azurite, install, delivery, tab (needs `npm run build` first). Results are recorded in
- * docs/benchmarks.md.
+ * Parts: store-sqlite, store-azurite, install, delivery, scale, retention-sqlite, retention-azurite, tab (needs
+ * `npm run build` first). Results are recorded in docs/benchmarks.md.
  * Benchmarks talk to 127.0.0.1 only: the connector emulator, Azurite, SQLite on a temp file.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +13,8 @@ import { openAzureTableStore } from "../src/store/azure-table";
 import { startAzurite } from "../test/support/azurite";
 import { benchDelivery } from "./delivery-bench";
 import { benchInstallCapture } from "./install-bench";
+import { benchRetention } from "./retention-bench";
+import { benchScale } from "./scale-bench";
 import { benchStore } from "./store-bench";
 import { benchTab } from "./tab-bench";
 
@@ -39,6 +41,9 @@ const PARTS: Record<string, () => Promise<unknown>> = {
   },
   install: () => benchInstallCapture(5000, 64),
   delivery: () => benchDelivery(),
+  scale: () => benchScale(),
+  "retention-sqlite": () => benchRetention("sqlite"),
+  "retention-azurite": () => benchRetention("azure", Number(process.env.BENCH_RETENTION_PEOPLE) || 10_000),
   tab: () => benchTab(),
 };
 

@@ -7,7 +7,10 @@ import { TeamsInfo } from "botbuilder";
 import { BotBuilderCloudAdapter } from "@microsoft/teamsfx";
 import type { HeraldConfig } from "./config";
 import type { Logger } from "./logger";
+import type { EntraValidate } from "./api/auth";
 import { createServer } from "./api/server";
+import { EntraTokenValidator } from "./auth/entra-token";
+import { createActivityEndpoint } from "./bot/activity-endpoint";
 import { createCloudAdapter } from "./bot/adapter";
 import { HeraldBot } from "./bot/herald-bot";
 import { createRosterSync, rosterWorkItem } from "./bot/roster-sync";
@@ -19,6 +22,7 @@ import { AudienceResolver, type PersonalChatInstaller } from "./delivery/audienc
 import type { DeliveryObserver } from "./delivery/delivery-events";
 import { DeliveryEngine, type DeliveryEngineOptions } from "./delivery/engine";
 import { NotificationService } from "./delivery/notification-service";
+import { Retention, type RetentionOptions } from "./delivery/retention";
 import { BotFrameworkConnector } from "./delivery/teams-connector";
 import { openStore, parseStoreSpec } from "./store/open";
 import type { HeraldStore, Target } from "./store/types";
@@ -38,6 +42,10 @@ export interface HeraldOverrides {
   installer?: PersonalChatInstaller;
   /** Extra listeners on the delivery engine (tests, telemetry). */
   observers?: DeliveryObserver[];
+  /** Retention's clock and pacing (tests). */
+  retention?: Partial<Pick<RetentionOptions, "clock" | "intervalMs" | "batch" | "pauseMs">>;
+  /** Upper bound on fetching the Bot Framework OpenID metadata for one request (default 10 s). */
+  inboundAuthTimeoutMs?: number;
 }
 
 export interface Herald {
@@ -45,6 +53,7 @@ export interface Herald {
   bot: HeraldBot;
   engine: DeliveryEngine;
   ownership: PartitionOwnership;
+  retention?: Retention;
   notifications: NotificationService;
   /** Writes sent deliveries into people's inboxes ("My notifications") in the background. */
   inbox: InboxRecorder;
@@ -58,7 +67,8 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   const store = overrides.store ?? (await openStore(spec, logger));
   const adapter = createCloudAdapter(config, logger);
   const inbox = new InboxRecorder({ store, logger });
-  const conversationBot = new BotBuilderCloudAdapter.ConversationBot({
+  // TeamsFx's ConversationBot installs its notification middleware (reference capture) on the adapter.
+  new BotBuilderCloudAdapter.ConversationBot({
     adapter,
     notification: { enabled: true, store: new TeamsFxReferenceStore(store.targets), botAppId: config.botId },
   });
@@ -105,7 +115,9 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultServiceUrl: TEAMS_GLOBAL_SERVICE_URL,
     defaultTimeZone: config.defaultTimeZone,
   });
-  const notifications = new NotificationService({ store, audiences, engine, partitionCount: ownership.partitionCount });
+  const notifications = new NotificationService({
+    store, audiences, engine, partitionCount: ownership.partitionCount, allowedTenants: config.allowedTenants,
+  });
 
   const server = createServer({
     logger,
@@ -114,21 +126,30 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     engine,
     ownership,
     apiKey: config.apiKey,
-    processActivity: (req, res) => conversationBot.requestHandler(req, res, (context) => heraldBot.run(context)),
+    apiKeys: config.apiKeys,
+    entra: entraCallerValidator(config),
+    ratePerMinute: config.apiRatePerMinute,
+    allowedTenants: config.allowedTenants,
+    processActivity: createActivityEndpoint({ adapter, logic: (context) => heraldBot.run(context), allowedTenants: config.allowedTenants, logger, authTimeoutMs: overrides.inboundAuthTimeoutMs }),
   });
   mountTab(server, { config: config.tab, localMode: !config.botId, store, notifications, logger, teamChannels: channelsOf });
 
   let schedules: RunningSchedules | undefined;
+  const retention = config.retentionDays > 0
+    ? new Retention({ store, ownership, log: logger, days: config.retentionDays, ...overrides.retention })
+    : undefined;
 
   return {
     store,
     bot: heraldBot,
     engine: running,
     ownership,
+    retention,
     notifications,
     inbox,
     async start() {
       await running.start();
+      retention?.start();
       if (config.schedulesFile) {
         schedules = await startSchedules({ file: config.schedulesFile, store, notifications, logger, defaultTimeZone: config.defaultTimeZone });
       }
@@ -145,6 +166,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
      */
     async stop() {
       await schedules?.stop();
+      await retention?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       await running.stop();
@@ -154,6 +176,19 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       await store.close();
     },
   };
+}
+
+/** Entra ID callers (managed identities, apps) with the app role Notifications.Send, when HERALD_API_AUDIENCE is set. */
+function entraCallerValidator(config: HeraldConfig): EntraValidate | undefined {
+  const entra = config.entraCallers;
+  if (!entra) return undefined;
+  const validator = new EntraTokenValidator({
+    audiences: entra.audiences,
+    allowedTenants: entra.tenants,
+    authorityHost: entra.authorityHost,
+    ...(entra.openIdMetadataUrl ? { openIdMetadataUrl: entra.openIdMetadataUrl } : {}),
+  });
+  return (token) => validator.validate(token);
 }
 
 /** Proactive install through Graph is on when the app's catalog id is configured. */

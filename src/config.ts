@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT } from "./cluster/partitions";
 import { isTimeZone } from "./time-zone";
+import { BOT_FRAMEWORK_SETTING_NAMES, BotCloudError, entraAuthorityHost, resolveBotFrameworkSettings, type BotFrameworkSettings } from "./bot/bot-clouds";
 
 /** App settings the Bicep template must set on the Web App (checked by `npm run validate`). */
 export const AZURE_APP_SETTINGS = [
@@ -36,6 +37,8 @@ export interface HeraldConfig {
   partitionCount: number;
   /** Blob lease duration for partition ownership, in seconds (15..60). */
   leaseSeconds: number;
+  /** Days a finished notification (and its deliveries) is kept; 0 = forever. */
+  retentionDays: number;
   graph: {
     tenantId?: string;
     clientId?: string;
@@ -49,8 +52,34 @@ export interface HeraldConfig {
   };
   /** Public base URL of this bot, used in card links (optional). */
   publicUrl?: string;
+  /** The Bot Framework cloud, complete (botbuilder's setting names; see bot/bot-clouds.ts). */
+  botFramework: BotFrameworkSettings;
+  /** HERALD_ALLOWED_TENANTS, lower-cased: the only tenants whose activities and audiences are accepted; empty = any. */
+  allowedTenants: string[];
+  /** Every accepted API key by name: HERALD_API_KEYS, plus HERALD_API_KEY as "default". */
+  apiKeys: NamedApiKey[];
+  /** Entra ID callers with the app role Notifications.Send; absent = not accepted. */
+  entraCallers?: EntraCallerConfig;
+  /** POST /api/notifications allowed per caller per minute (HERALD_API_RATE_LIMIT); 0 = no limit. */
+  apiRatePerMinute: number;
   /** The tab: Teams SSO (Entra ID tokens) and who may send from it. */
   tab: TabConfig;
+}
+
+export interface NamedApiKey {
+  name: string;
+  key: string;
+}
+
+export interface EntraCallerConfig {
+  /** Accepted `aud` values (HERALD_API_AUDIENCE): the app registration's Application ID URI and/or client id. */
+  audiences: string[];
+  /** Tenants whose applications may call: HERALD_ALLOWED_TENANTS, else BOT_TENANT_ID. */
+  tenants: string[];
+  /** Entra ID host of the cloud, e.g. login.microsoftonline.us in US Government. */
+  authorityHost: string;
+  /** HERALD_API_OPENID_METADATA_URL: where the signing keys are named (default: the authority's). */
+  openIdMetadataUrl?: string;
 }
 
 export interface TabConfig {
@@ -108,12 +137,14 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   }
 
   const apiKey = optional(env, "HERALD_API_KEY");
-  if (botId && !apiKey) {
-    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications)");
+  const apiAudience = optional(env, "HERALD_API_AUDIENCE");
+  if (botId && !apiKey && !optional(env, "HERALD_API_KEYS") && !apiAudience) {
+    throw new ConfigError("HERALD_API_KEY", "is required when BOT_ID is set (a deployed Herald must not accept unauthenticated notifications); or set HERALD_API_KEYS or HERALD_API_AUDIENCE");
   }
   if (apiKey && apiKey.length < 16) {
     throw new ConfigError("HERALD_API_KEY", "must be at least 16 characters");
   }
+  const apiKeys = namedApiKeys(env, apiKey);
 
   const defaultTimeZone = optional(env, "HERALD_DEFAULT_TIMEZONE") ?? "UTC";
   if (!isTimeZone(defaultTimeZone)) {
@@ -123,6 +154,8 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
   if (!/^[A-Za-z][A-Za-z0-9]{2,40}$/.test(tablePrefix)) {
     throw new ConfigError("HERALD_TABLE_PREFIX", "must start with a letter and contain 3-41 letters or digits");
   }
+  const botFramework = botFrameworkSettings(env);
+  const allowedTenants = tenantList(env, "HERALD_ALLOWED_TENANTS");
   const publicUrl = optional(env, "HERALD_PUBLIC_URL");
   if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError("HERALD_PUBLIC_URL", "must be an http(s) URL");
 
@@ -141,6 +174,7 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     tenantRatePerSecond: integer(env, "HERALD_TENANT_RATE", 50, 1, 1000),
     partitionCount: integer(env, "HERALD_PARTITIONS", DEFAULT_PARTITION_COUNT, 1, MAX_PARTITION_COUNT),
     leaseSeconds: integer(env, "HERALD_LEASE_SECONDS", 15, 15, 60),
+    retentionDays: integer(env, "HERALD_RETENTION_DAYS", 30, 0, 3650),
     graph: {
       tenantId: optional(env, "HERALD_GRAPH_TENANT_ID") ?? (botTenantId || undefined),
       clientId: optional(env, "HERALD_GRAPH_CLIENT_ID"),
@@ -151,29 +185,85 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
       baseUrl: optional(env, "HERALD_GRAPH_URL"),
     },
     publicUrl,
-    tab: tabConfig(env, publicUrl),
+    botFramework,
+    allowedTenants,
+    apiKeys,
+    ...(apiAudience ? { entraCallers: entraCallers(env, apiAudience, allowedTenants, botTenantId, botFramework) } : {}),
+    apiRatePerMinute: integer(env, "HERALD_API_RATE_LIMIT", 120, 0, 1_000_000),
+    tab: tabConfig(env, publicUrl, allowedTenants, botFramework),
   };
 }
 
 const list = (value: string | undefined) => (value ?? "").split(/[\s,;]+/).map((v) => v.trim()).filter(Boolean);
 
-function tabConfig(env: Env, publicUrl: string | undefined): TabConfig {
+function tabConfig(env: Env, publicUrl: string | undefined, allowedTenants: string[], cloud: BotFrameworkSettings): TabConfig {
   const clientId = optional(env, "AAD_APP_CLIENT_ID");
   const domain = optional(env, "BOT_DOMAIN") ?? (publicUrl ? new URL(publicUrl).host : undefined);
   if (domain && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(domain)) throw new ConfigError("BOT_DOMAIN", `must be a host name such as herald.azurewebsites.net (got "${domain}")`);
-  const authority = optional(env, "AAD_APP_OAUTH_AUTHORITY_HOST") ?? "login.microsoftonline.com";
+  const authority = optional(env, "AAD_APP_OAUTH_AUTHORITY_HOST") ?? entraAuthorityHost(cloud);
   const authorityHost = authority.replace(/^https:\/\//, "").replace(/\/+$/, "");
   if (!/^[A-Za-z0-9.-]+$/.test(authorityHost)) throw new ConfigError("AAD_APP_OAUTH_AUTHORITY_HOST", `must be a host such as login.microsoftonline.com (got "${authority}")`);
-  const openIdMetadataUrl = optional(env, "HERALD_ENTRA_METADATA_URL");
+  // The same keys as the API's Entra callers: one variable points both at another Entra (tests: a loopback one).
+  const openIdMetadataUrl = optional(env, "HERALD_ENTRA_METADATA_URL") ?? optional(env, "HERALD_API_OPENID_METADATA_URL");
   if (openIdMetadataUrl && !/^https?:\/\//.test(openIdMetadataUrl)) throw new ConfigError("HERALD_ENTRA_METADATA_URL", "must be an http(s) URL");
-  // One tenant by default: the app's own (an organisation's Herald); "*" opens the tab to every tenant.
-  const tenants = optional(env, "HERALD_ALLOWED_TENANTS") ?? optional(env, "AAD_APP_TENANT_ID");
+  // HERALD_ALLOWED_TENANTS when set (as for activities and the API), else the Entra app's own tenant.
+  const appTenant = optional(env, "AAD_APP_TENANT_ID");
   return {
     ...(clientId ? { clientId } : {}),
     audiences: clientId ? [clientId, ...(domain ? [`api://${domain}/${clientId}`] : [])] : [],
-    allowedTenants: tenants === "*" ? [] : list(tenants).map((t) => t.toLowerCase()),
+    allowedTenants: allowedTenants.length > 0 ? allowedTenants : appTenant ? [appTenant.toLowerCase()] : [],
     authorityHost,
     ...(openIdMetadataUrl ? { openIdMetadataUrl } : {}),
     senders: list(optional(env, "HERALD_SENDERS")).map((s) => s.toLowerCase()),
   };
+}
+
+/** botbuilder's own names (ChannelService, ToBotFromChannelOpenIdMetadataUrl, ...), completed from the cloud. */
+function botFrameworkSettings(env: Env): BotFrameworkSettings {
+  const given = Object.fromEntries(BOT_FRAMEWORK_SETTING_NAMES.map((name) => [name, optional(env, name)]));
+  try {
+    return resolveBotFrameworkSettings(given);
+  } catch (error) {
+    if (error instanceof BotCloudError) throw new ConfigError(error.setting, error.message);
+    throw error;
+  }
+}
+
+function tenantList(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (!raw) return [];
+  const tenants = raw.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+  const bad = tenants.find((t) => !/^[a-z0-9][a-z0-9.-]{0,99}$/.test(t));
+  if (bad) throw new ConfigError(name, `must be a comma-separated list of tenant ids (got "${bad}")`);
+  return [...new Set(tenants)];
+}
+
+/** HERALD_API_KEYS=name:key,name:key — several keys, so callers can rotate one at a time. Never echoes a key. */
+function namedApiKeys(env: Env, singleKey: string | undefined): NamedApiKey[] {
+  const keys: NamedApiKey[] = singleKey ? [{ name: "default", key: singleKey }] : [];
+  const raw = optional(env, "HERALD_API_KEYS");
+  for (const [i, entry] of (raw ?? "").split(",").map((e) => e.trim()).filter(Boolean).entries()) {
+    const colon = entry.indexOf(":");
+    const name = colon > 0 ? entry.slice(0, colon).trim() : "";
+    const key = colon > 0 ? entry.slice(colon + 1).trim() : "";
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+      throw new ConfigError("HERALD_API_KEYS", `entry ${i + 1} must be name:key with a name of letters, digits, _ . - (up to 64)`);
+    }
+    if (key.length < 16) throw new ConfigError("HERALD_API_KEYS", `the key named "${name}" must be at least 16 characters`);
+    if (keys.some((k) => k.name === name)) throw new ConfigError("HERALD_API_KEYS", `names "${name}" twice`);
+    keys.push({ name, key });
+  }
+  return keys;
+}
+
+function entraCallers(env: Env, audience: string, allowedTenants: string[], botTenantId: string, cloud: BotFrameworkSettings): EntraCallerConfig {
+  const audiences = audience.split(",").map((a) => a.trim()).filter(Boolean);
+  const tenants = allowedTenants.length > 0 ? allowedTenants : botTenantId ? [botTenantId.toLowerCase()] : [];
+  if (tenants.length === 0) {
+    // A multi-tenant app registration can be given a service principal, and the role, in any tenant.
+    throw new ConfigError("HERALD_API_AUDIENCE", "needs HERALD_ALLOWED_TENANTS or BOT_TENANT_ID: only applications of your tenant(s) may call");
+  }
+  const openIdMetadataUrl = optional(env, "HERALD_API_OPENID_METADATA_URL");
+  if (openIdMetadataUrl && !/^https?:\/\//.test(openIdMetadataUrl)) throw new ConfigError("HERALD_API_OPENID_METADATA_URL", "must be an http(s) URL");
+  return { audiences, tenants, authorityHost: entraAuthorityHost(cloud), ...(openIdMetadataUrl ? { openIdMetadataUrl } : {}) };
 }

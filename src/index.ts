@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  if (!config.botId && !config.apiKey) {
+  if (!config.botId && config.apiKeys.length === 0 && !config.entraCallers) {
     logger.warn("HERALD_API_KEY is not set: the API accepts loopback callers only (local development mode)");
   }
 
@@ -29,7 +29,14 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, `Herald cannot start: ${(error as Error).message}`);
     process.exit(1);
   }
-  const url = await herald.start();
+  let url: string;
+  try {
+    url = await herald.start();
+  } catch (error) {
+    // A second Herald on a SQLite file, a port in use, a partition count the store refuses: one line, exit 1.
+    logger.fatal({ err: error }, `Herald cannot start: ${(error as Error).message}`);
+    process.exit(1);
+  }
   logger.info({ url, store: herald.store.kind, authenticated: Boolean(config.botId) }, "Herald listening");
 
   let stopping = false;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,32 +9,8 @@ import type { SeededUser } from "../src/emulator/types";
 import { SqliteStore } from "../src/store/sqlite";
 import { targetKey } from "../src/store/types";
 import { eventually } from "./support/herald-fixture";
+import { spawnHerald, stopProcess } from "./support/herald-process";
 
-const ROOT = path.resolve(__dirname, "..");
-
-/** Runs `src/index.ts` as its own process, the way `npm start` runs the build. */
-async function spawnHerald(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src", "index.ts")], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: "0", LOG_LEVEL: "info", BOT_ID: "", HERALD_API_KEY: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    const timer = setTimeout(() => reject(new Error(`Herald did not start:\n${output}`)), 30_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const line = output.split("\n").find((l) => l.includes("Herald listening"));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line).url);
-      }
-    });
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.once("exit", (code) => reject(new Error(`Herald exited (${code}):\n${output}`)));
-  });
-  return { child, url };
-}
 
 function killed(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -129,5 +105,61 @@ describe("crash safety: Herald killed with SIGKILL mid-broadcast, then restarted
     for (const user of gone) assert.equal(emulator.delivered(user.personalConversationId).length, 0, `no send to gone ${user.id}`);
     assert.ok(duplicates <= inFlightWindow, `${duplicates} duplicates, in-flight window was ${inFlightWindow}`);
     assert.ok(deliveredAtKill < emulator.delivered().length, "the second process did the rest");
+  });
+});
+
+describe("graceful stop: SIGTERM mid-broadcast", function () {
+  this.timeout(120_000);
+  let dir: string;
+  let emulator: ConnectorEmulator;
+  let serviceUrl: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "herald-sigterm-"));
+    // Slow answers, so many requests are in flight when the signal comes.
+    emulator = new ConnectorEmulator({ latencyMs: 300, limits: false });
+    serviceUrl = await emulator.start();
+  });
+  after(async () => {
+    await emulator.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("finishes or records what is in flight, leaves nothing 'sending', exits 0 within 10 s, and the next start completes it", async () => {
+    const tenant = emulator.seed({ tenantId: "tenant-sigterm", users: 400 });
+    const dbPath = path.join(dir, "herald.db");
+    const store = new SqliteStore(dbPath, silentLogger());
+    for (const user of tenant.users) {
+      await store.targets.upsert({
+        key: targetKey(tenant.tenantId, user.personalConversationId), kind: "personal", tenantId: tenant.tenantId, conversationId: user.personalConversationId,
+        serviceUrl, userId: user.id, reference: { channelId: "msteams", serviceUrl, conversation: { id: user.personalConversationId, tenantId: tenant.tenantId, conversationType: "personal" } as never },
+      });
+    }
+    await store.close();
+
+    const first = await spawnHerald({ HERALD_STORE: `sqlite:${dbPath}`, HERALD_TENANT_RATE: "100" });
+    const { body } = await first.api<{ id: string }>("POST", "/api/notifications", { title: "Graceful", text: "stop" });
+    await eventually(() => emulator.delivered().length >= 60, "part of the broadcast", 60_000);
+    const signalled = Date.now();
+    first.child.kill("SIGTERM");
+    const exit = await first.exited;
+    const tookMs = Date.now() - signalled;
+    assert.equal(exit.code, 0);
+    assert.ok(tookMs < 10_000, `exited ${tookMs} ms after SIGTERM`);
+
+    const inspect = new SqliteStore(dbPath, silentLogger());
+    const counts = await inspect.jobs.counts(body.id);
+    await inspect.close();
+    assert.equal(counts.sending, 0, "every request in flight was finished and recorded");
+    assert.ok(counts.pending > 0, "the stop came mid-broadcast");
+    assert.equal(counts.sent, emulator.delivered().length, "what the store says was sent is exactly what Teams got");
+
+    const second = await spawnHerald({ HERALD_STORE: `sqlite:${dbPath}`, HERALD_TENANT_RATE: "100" });
+    await eventually(async () => (await second.api<{ status: string }>("GET", `/api/notifications/${body.id}`)).body.status === "completed", "completion", 60_000);
+    await stopProcess(second);
+    const perConversation = new Map<string, number>();
+    for (const d of emulator.delivered()) perConversation.set(d.conversationId, (perConversation.get(d.conversationId) ?? 0) + 1);
+    assert.equal(perConversation.size, 400, "nobody lost");
+    assert.ok([...perConversation.values()].every((n) => n === 1), "nobody got it twice");
   });
 });

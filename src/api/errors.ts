@@ -3,6 +3,8 @@ import type { Response } from "restify";
 /** An HTTP error with a stable machine code; the body is always `{"error": {"code", "message"}}`. */
 export class ApiError extends Error {
   override readonly name = "ApiError";
+  /** Sent as Retry-After (429, 503). */
+  retryAfterSeconds?: number;
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
   }
@@ -15,6 +17,7 @@ export const notFound = (what: string) => new ApiError(404, "not_found", `${what
 export function sendError(res: Response, error: ApiError): void {
   res.status(error.status);
   res.setHeader("content-type", "application/json; charset=utf-8");
+  if (error.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(error.retryAfterSeconds));
   res.end(JSON.stringify({ error: { code: error.code, message: error.message } }));
 }
 

@@ -4,17 +4,26 @@ import { describeValidationError, notificationRequestSchema } from "../delivery/
 import { RequestError, toReport, type NotificationService } from "../delivery/notification-service";
 import { ApiError, badRequest, notFound, sendJson } from "./errors";
 import { readJsonBody } from "./json-body";
+import type { Caller } from "./auth";
+import { CallerRateLimit } from "./caller-rate-limit";
 import { pageParams, type RouteHandler } from "./route";
+import { assertAudienceTenants } from "./tenant-policy";
 
 const DELIVERY_STATUSES = ["pending", "sending", "sent", "failed", "gone", "skipped", "cancelled"] as const;
 
 /** What the TeamsFx template's /api/notification sent when called with no body, kept for migrating callers. */
 const TEMPLATE_DEFAULTS = { title: "New Event Occurred!", text: "This is a sample http-triggered notification." };
 
-export function registerNotificationRoutes(server: Server, handle: RouteHandler, deps: { store: HeraldStore; notifications: NotificationService }): void {
+export function registerNotificationRoutes(
+  server: Server,
+  handle: RouteHandler,
+  deps: { store: HeraldStore; notifications: NotificationService; allowedTenants?: readonly string[]; ratePerMinute?: number },
+): void {
   const { store, notifications } = deps;
+  const rateLimit = new CallerRateLimit(deps.ratePerMinute ?? 0);
 
-  const create = (defaults: Record<string, string>) => async (req: Request, res: Response) => {
+  const create = (defaults: Record<string, string>) => async (req: Request, res: Response, caller: Caller) => {
+    rateLimit.take(caller.id);
     const body = await readJsonBody(req);
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw badRequest("(body)", "body must be a JSON object");
     const parsed = notificationRequestSchema.safeParse({ ...defaults, ...body });
@@ -22,8 +31,9 @@ export function registerNotificationRoutes(server: Server, handle: RouteHandler,
       const { field, message } = describeValidationError(parsed.error);
       throw badRequest(field, message);
     }
+    assertAudienceTenants(parsed.data.audience, deps.allowedTenants ?? []);
     try {
-      const { job, created } = await notifications.create(parsed.data, { triggeredBy: "the Herald API" });
+      const { job, created } = await notifications.create(parsed.data, { triggeredBy: "the Herald API", createdBy: caller.id });
       const report = (await notifications.report(job.id))!;
       res.setHeader("location", `/api/notifications/${job.id}`);
       // A repeated idempotencyKey replays the original answer (202) with created=false.

@@ -1,20 +1,25 @@
 import type { Request, Response } from "restify";
 import type { Logger } from "../logger";
+import type { Caller } from "./auth";
 import { ApiError, badRequest, sendError } from "./errors";
 
-export type RouteHandler = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => Promise<void>;
+export type RouteHandler = (fn: (req: Request, res: Response, caller: Caller) => Promise<void>) => (req: Request, res: Response) => Promise<void>;
 
 /**
  * Wraps an API route: authenticates, turns ApiError into its JSON answer and anything else into a 500 that
  * says nothing about the internals (the details go to the log).
  */
-export function createRouteHandler(authenticate: (req: Request) => void, logger: Logger): RouteHandler {
+export function createRouteHandler(authenticate: (req: Request) => Promise<Caller>, logger: Logger): RouteHandler {
   return (fn) => async (req, res) => {
     try {
-      authenticate(req);
-      await fn(req, res);
+      const caller = await authenticate(req);
+      await fn(req, res, caller);
     } catch (error) {
       if (error instanceof ApiError) {
+        // Who was refused and why, for the operator; never the presented credential.
+        if (error.status === 401 || error.status === 403 || error.status === 429) {
+          logger.warn({ status: error.status, code: error.code, route: req.getRoute?.()?.path, reason: error.message }, "API request refused");
+        }
         sendError(res, error);
         return;
       }

@@ -6,12 +6,14 @@ import restify, { type Request, type Response, type Server } from "restify";
 import type { Logger } from "../logger";
 import type { HeraldStore } from "../store/types";
 import type { NotificationService } from "../delivery/notification-service";
-import { createApiAuth } from "./auth";
+import { createApiAuth, type EntraValidate } from "./auth";
+import type { NamedApiKey } from "../config";
 import { sendJson } from "./errors";
 import { registerNotificationRoutes } from "./notifications-routes";
 import { openApiDocument } from "./openapi";
 import { createRouteHandler } from "./route";
 import { registerHealthRoutes } from "./health-routes";
+import { registerPeopleRoutes } from "./people-routes";
 import { registerTargetRoutes } from "./targets-routes";
 import type { PartitionOwnership } from "../cluster/ownership";
 
@@ -22,7 +24,15 @@ export interface ServerDeps {
   engine: { readonly isStarted: boolean };
   ownership: PartitionOwnership;
   apiKey?: string;
-  /** Hands an incoming activity to the bot (TeamsFx ConversationBot.requestHandler). */
+  /** Named API keys (HERALD_API_KEYS; HERALD_API_KEY as "default"). Take precedence over `apiKey`. */
+  apiKeys?: readonly NamedApiKey[];
+  /** Entra ID access tokens with the app role Notifications.Send; absent = not accepted. */
+  entra?: EntraValidate;
+  /** POST /api/notifications per caller per minute; 0 or absent = no limit. */
+  ratePerMinute?: number;
+  /** HERALD_ALLOWED_TENANTS: audiences may not name other tenants. */
+  allowedTenants?: readonly string[];
+  /** Answers POST /api/messages, reading the body itself (bot/activity-endpoint.ts). */
   processActivity: (req: Request, res: Response) => Promise<void>;
 }
 
@@ -38,7 +48,7 @@ export function createServer(deps: ServerDeps): Server {
     });
   }
 
-  server.post("/api/messages", restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false }), async (req: Request, res: Response) => {
+  server.post("/api/messages", async (req: Request, res: Response) => {
     await deps.processActivity(req, res);
   });
 
@@ -46,9 +56,11 @@ export function createServer(deps: ServerDeps): Server {
 
   server.get("/api/openapi.json", async (_req: Request, res: Response) => sendJson(res, 200, openApiDocument()));
 
-  const handle = createRouteHandler(createApiAuth(deps.apiKey), deps.logger);
+  const keys = deps.apiKeys ?? (deps.apiKey ? [{ name: "default", key: deps.apiKey }] : []);
+  const handle = createRouteHandler(createApiAuth({ keys, entra: deps.entra }), deps.logger);
   registerNotificationRoutes(server, handle, deps);
   registerTargetRoutes(server, handle, deps);
   server.get("/api/cluster", handle(async (_req, res) => sendJson(res, 200, await deps.ownership.cluster())));
+  registerPeopleRoutes(server, handle, deps);
   return server;
 }

@@ -5,6 +5,7 @@
  *   import-teamsfx <file>    import a TeamsFx .notification.localstore.json
  *   install --users ...      install Herald for people through Microsoft Graph
  *   backfill-members         read UPN/e-mail of people who installed Herald in personal scope before it kept them
+ *   forget --user ...        erase what Herald stores about one person
  *
  * It reads the same environment as the bot (HERALD_STORE etc.), so it works on the same store.
  */
@@ -20,13 +21,15 @@ import { BACKFILL_USAGE, runBackfillMembersCommand } from "./backfill-members-co
 import { openStore, parseStoreSpec } from "../store/open";
 import { importTeamsFxStore } from "../store/teamsfx-import";
 import { createGraphAppInstaller, runInstallCommand } from "./install-command";
+import { runForgetCommand } from "./forget-command";
 import { runTargetsCommand } from "./targets-command";
 
 const USAGE = `usage: npm run herald -- <command>
   targets [--kind K] [--tenant ID] [--status active|gone] [--team ID] [--limit N] [--json]
   import-teamsfx <path to .notification.localstore.json>
   install --users <aad-id-or-upn>[,...] [--file users.txt]
-  ${BACKFILL_USAGE.replace("usage: herald ", "")}`;
+  ${BACKFILL_USAGE.replace("usage: herald ", "")}
+  forget --user <aad-object-id | upn | teams-user-id> [--tenant ID] [--json]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -62,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       }
       case "backfill-members":
         return await runBackfillMembersCommand(args, { store, readMember: pacedMemberReader(config, store, logger), out });
+      case "forget":
+        return await runForgetCommand(args, store, logger, out);
       default:
         out(`unknown command "${command}"\n${USAGE}`);
         return 2;

@@ -69,6 +69,8 @@ export interface TimeZoneFilter {
 export interface TriggerMeta {
   /** "api", "schedule:<id>", "cli" — shown in the card ("why you get this") and the report. */
   triggeredBy: string;
+  /** The authenticated caller ("key:<name>", "app:<client id>"), recorded on the notification. */
+  createdBy?: string;
   timeZoneFilter?: TimeZoneFilter;
 }
 

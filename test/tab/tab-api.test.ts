@@ -212,10 +212,17 @@ describe("the tab's HTTP API and pages", function () {
     });
 
     it("a notification for another tenant is not shown to this tenant's senders", async () => {
-      const other = await fx.api("POST", "/api/notifications", { title: "Elsewhere", text: "x", audience: { kind: "all", tenantId: "tenant-elsewhere" } });
+      // Written straight to the store: this Herald's API refuses audiences outside HERALD_ALLOWED_TENANTS.
+      const { job: other } = await fx.store.jobs.createJob({
+        id: "job-elsewhere", status: "completed", content: { title: "Elsewhere", text: "x" }, audience: { kind: "all", tenantId: "tenant-elsewhere" },
+        triggeredBy: "api", createdAt: new Date().toISOString(),
+      }, []);
+      const mine = await fx.api("POST", "/api/notifications", { title: "Here", text: "x", audience: { kind: "all", tenantId: TENANT } });
       const auth = { token: await token(alex, { roles: ["Herald.Sender"] }) };
-      assert.equal((await call("GET", `/tab/api/notifications/${other.body.id}`, auth)).status, 404);
-      assert.ok(!(await call("GET", "/tab/api/notifications?limit=100", auth)).body.items.some((n: any) => n.id === other.body.id));
+      assert.equal((await call("GET", `/tab/api/notifications/${other.id}`, auth)).status, 404);
+      assert.equal((await call("GET", `/tab/api/notifications/${mine.body.id}`, auth)).status, 200);
+      const listed = (await call("GET", "/tab/api/notifications?limit=100", auth)).body.items.map((n: any) => n.id);
+      assert.ok(listed.includes(mine.body.id) && !listed.includes(other.id));
     });
 
     it("searches the member directory of the sender's tenant only", async () => {

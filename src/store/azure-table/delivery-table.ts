@@ -23,7 +23,7 @@ import type { Delivery, DeliveryCounts, DeliveryInput, DeliveryPatch, DeliveryRe
 import { DeliveryWriter } from "./delivery-writer";
 import { encodeKey, KEY_SEPARATOR, padNumber, stableHash } from "./keys";
 import {
-  chunk, clampLimit, decodeCursor, doubleProperty, encodeCursor, forEachBounded, getJson, getRow, isConflict,
+  chunk, clampLimit, decodeCursor, deleteRows, doubleProperty, encodeCursor, forEachBounded, getJson, getRow, isConflict,
   isNotFound, isPreconditionFailed, literal, MAX_BATCH, nowIso, numberOf, optionalString, putJson, queryRows,
   withOptimisticRetry, type Entity, type Row,
 } from "./table-helpers";
@@ -174,6 +174,23 @@ export class DeliveryTable {
     const items = rows.slice(0, max).map((row) => fromRow(jobId, row));
     if (rows.length <= max) return { items };
     return { items, cursor: encodeCursor(String(items[items.length - 1]!.seq)) };
+  }
+
+  /**
+   * Retention: removes up to `batch` rows of the job (deliveries, counter shards, the recipient index and meta —
+   * everything under the job's PartitionKey prefix) with partition-scoped batch deletes. How many went.
+   */
+  async purge(jobId: string, batch: number): Promise<number> {
+    const prefix = jobPrefix(jobId);
+    const rows = await queryRows(this.table, `PartitionKey ge ${literal(prefix)} and PartitionKey lt ${literal(`${prefix}~`)}`,
+      Math.max(1, batch), ["PartitionKey", "RowKey"]);
+    const byPartition = new Map<string, string[]>();
+    for (const row of rows) byPartition.set(row.partitionKey!, [...(byPartition.get(row.partitionKey!) ?? []), row.rowKey!]);
+    let removed = 0;
+    for (const [partitionKey, rowKeys] of byPartition) removed += await deleteRows(this.table, partitionKey, rowKeys);
+    this.writer.forgetJob(jobId);
+    this.metaCache.delete(jobId);
+    return removed;
   }
 
   async counts(jobId: string): Promise<DeliveryCounts> {

@@ -38,6 +38,7 @@ const TIME = "time";
 const OPEN = "open";
 const IDEM = "idem";
 const UNFINISHED = new Set(["queued", "running"]);
+const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 const timeRowKey = (createdAt: string, id: string) =>
   compositeKey(padNumber(1e15 - (Date.parse(createdAt) || 0), 15), id);
@@ -177,6 +178,39 @@ export class AzureJobStore implements JobStore {
     return this.deliveries.counts(jobId);
   }
 
+  /** Jobs created before `before` come from the listing partition (a RowKey range); then finishedAt decides. */
+  async listFinishedBefore(before: string, limit: number): Promise<Job[]> {
+    const cutoff = padNumber(1e15 - (Date.parse(before) || 0), 15);
+    const out: Job[] = [];
+    const pages = this.table.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: `PartitionKey eq ${literal(TIME)} and RowKey ge ${literal(cutoff)}` },
+    }).byPage({ maxPageSize: 200 });
+    for await (const page of pages) {
+      const jobs = await this.readJobs((page as Row[]).map((r) => String(r.jobId)));
+      for (const job of jobs) {
+        if (job && FINISHED.has(job.status) && job.finishedAt !== undefined && job.finishedAt < before) out.push(job);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  async purgeDeliveries(jobId: string, batch: number): Promise<number> {
+    const job = await this.getJob(jobId);
+    if (!job || !FINISHED.has(job.status)) return 0;
+    return this.deliveries.purge(jobId, batch);
+  }
+
+  async removeJob(jobId: string): Promise<boolean> {
+    const job = await this.getJob(jobId);
+    if (!job || !FINISHED.has(job.status)) return false;
+    // The job entity last: while it exists the job is listed and its report answers.
+    await deleteIfPresent(this.table, TIME, timeRowKey(job.createdAt, job.id));
+    await deleteIfPresent(this.table, OPEN, encodeKey(job.id));
+    if (job.idempotencyKey !== undefined) await deleteIfPresent(this.table, IDEM, encodeKey(job.idempotencyKey));
+    return deleteIfPresent(this.table, JOB, encodeKey(job.id));
+  }
+
   /** Claims `key` for `jobId`: our claim's ETag (go on and write the job), or the job that owns the key. */
   private async claimIdempotencyKey(key: string, jobId: string): Promise<{ etag: string | undefined } | { owner: Job }> {
     const rowKey = encodeKey(key);
@@ -243,7 +277,7 @@ function fromRow(row: Row): Job {
     throttleRetries: numberOf(row, "throttleRetries") ?? 0,
     slices: getJson(row, "slices") ?? defaultSlices(numberOf(row, "total") ?? 0),
   };
-  for (const field of ["idempotencyKey", "category", "startedAt", "finishedAt", "error"] as const) {
+  for (const field of ["idempotencyKey", "category", "createdBy", "startedAt", "finishedAt", "error"] as const) {
     const value = optionalString(row, field);
     if (value !== undefined) job[field] = value;
   }

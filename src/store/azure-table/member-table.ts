@@ -180,6 +180,32 @@ export class AzureMemberStore implements MemberStore {
     return people.filter((m): m is Member => m !== undefined && matchesQuery(m, words)).sort(compareByName).slice(0, max);
   }
 
+  /**
+   * The person row and the index rows that point at them (their search words too: every word row of the person
+   * sits in one partition, found by their user id). Memberships live in one partition per team or chat,
+   * so the caller removes them per source first (removeMembership); stale index rows of an earlier upn were
+   * already unreachable (find checks the person still carries the value).
+   */
+  async removePerson(tenantId: string, userId: string): Promise<boolean> {
+    const person = await this.get(tenantId, userId);
+    if (!person) return false;
+    const pointers: Array<[IndexKind, string]> = [];
+    if (person.aadObjectId) pointers.push(["aad", person.aadObjectId]);
+    if (person.upn) pointers.push(["upn", person.upn]);
+    for (const [kind, value] of pointers) {
+      const keys = indexKeys(kind, value, tenantId);
+      const row = await getRow(this.index, keys.partitionKey, keys.rowKey);
+      if (row && String(row.userId) === userId) await deleteIfPresent(this.index, keys.partitionKey, keys.rowKey);
+    }
+    // Their search words, current and from earlier names (a name is personal data too).
+    const words = wordPartition(tenantId, bucketOf(userId, WORD_BUCKETS));
+    const wordRows = await queryRows(this.index, `PartitionKey eq ${literal(words)} and userId eq ${literal(userId)}`, Number.MAX_SAFE_INTEGER, ["RowKey"]);
+    await deleteRows(this.index, words, wordRows.map((r) => r.rowKey!));
+    const { partitionKey, rowKey } = personKeys(tenantId, userId);
+    await deleteIfPresent(this.members, partitionKey, rowKey);
+    return true;
+  }
+
   /** Upserts rows as transactions of up to 100 per partition, several in flight. */
   private async writeGrouped(table: TableClient, rows: Entity[], mode: "Merge" | "Replace"): Promise<void> {
     const byPartition = new Map<string, Entity[]>();

@@ -6,6 +6,8 @@ import type { MemoryWorkStore } from "./memory-work";
 import { assignDefined, clampLimit, copy, decodeCursor, encodeCursor, nowIso } from "./paging";
 import { SortedKeys } from "./sorted-keys";
 
+const FINISHED = new Set<JobStatus>(["completed", "failed", "cancelled"]);
+
 interface JobRecord {
   job: Job;
   /** Index = seq. */
@@ -184,6 +186,32 @@ export class MemoryJobStore implements JobStore {
     record.counts[from] -= moved;
     record.counts[to] += moved;
     return moved;
+  }
+
+  async listFinishedBefore(before: string, limit: number): Promise<Job[]> {
+    const out: Job[] = [];
+    for (const { job } of this.jobs.values()) {
+      if (out.length >= limit) break;
+      if (FINISHED.has(job.status) && job.finishedAt !== undefined && job.finishedAt < before) out.push(copy(job));
+    }
+    return out;
+  }
+
+  async purgeDeliveries(jobId: string, batch: number): Promise<number> {
+    const record = this.jobs.get(jobId);
+    if (!record || !FINISHED.has(record.job.status)) return 0;
+    const removed = record.deliveries.splice(0, Math.max(1, batch));
+    for (const d of removed) record.byRecipient.delete(d.recipientKey);
+    return removed.length;
+  }
+
+  async removeJob(jobId: string): Promise<boolean> {
+    const record = this.jobs.get(jobId);
+    if (!record || !FINISHED.has(record.job.status)) return false;
+    this.jobs.delete(jobId);
+    if (record.job.idempotencyKey !== undefined) this.byIdempotencyKey.delete(record.job.idempotencyKey);
+    this.byOrderKey.delete(record.orderKey);
+    return true;
   }
 
   async counts(jobId: string): Promise<DeliveryCounts> {

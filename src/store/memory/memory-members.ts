@@ -106,6 +106,18 @@ export class MemoryMemberStore implements MemberStore {
       .map((m) => ({ ...m }));
   }
 
+  async removePerson(tenantId: string, userId: string): Promise<boolean> {
+    const id = memberId(tenantId, userId);
+    const member = this.byId.get(id);
+    if (!member) return false;
+    this.unindex(id, member);
+    this.byId.delete(id);
+    for (const sourceKey of [...this.rosters.keys()]) {
+      if (this.rosters.get(sourceKey)!.memberIds.get(userId) === id) await this.removeMembership(sourceKey, [userId]);
+    }
+    return true;
+  }
+
   private roster(sourceKey: string, create: boolean): Roster | undefined {
     let roster = this.rosters.get(sourceKey);
     if (!roster && create) {

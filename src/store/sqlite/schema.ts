@@ -115,7 +115,12 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX schedule_runs_latest ON schedule_runs (schedule_id, id);
   `,
-  // 2: delivery partitions (job slices and the work index), the engine's holder (src/store/sqlite/engine-lock.ts)
+  // 2: the API caller that created a job; a person's memberships found without a scan (erasure)
+  `
+  ALTER TABLE jobs ADD COLUMN created_by TEXT;
+  CREATE INDEX memberships_by_person ON memberships (tenant_id, user_id);
+  `,
+  // 3: delivery partitions (job slices and the work index), the engine's holder (src/store/sqlite/engine-lock.ts)
   `
   ALTER TABLE jobs ADD COLUMN slices TEXT;
 

@@ -7,7 +7,7 @@ import { clampLimit, decodeCursor, encodeCursor, isInteger, nowIso } from "./cur
 
 interface JobRow {
   id: string; idempotency_key: string | null; status: Job["status"]; content: string; audience: string;
-  category: string | null; triggered_by: string; created_at: string; updated_at: string; started_at: string | null;
+  category: string | null; triggered_by: string; created_by?: string | null; created_at: string; updated_at: string; started_at: string | null;
   finished_at: string | null; total: number; throttle_retries: number; error: string | null; slices: string | null;
 }
 
@@ -36,9 +36,9 @@ export class SqliteJobStore implements JobStore {
 
   constructor(private readonly db: Database.Database) {
     const insertJob = db.prepare(`
-      INSERT INTO jobs (id, idempotency_key, status, content, audience, category, triggered_by, created_at, updated_at,
+      INSERT INTO jobs (id, idempotency_key, status, content, audience, category, triggered_by, created_by, created_at, updated_at,
                         started_at, finished_at, total, throttle_retries, error, slices)
-      VALUES (@id, @idempotencyKey, @status, @content, @audience, @category, @triggeredBy, @createdAt, @createdAt,
+      VALUES (@id, @idempotencyKey, @status, @content, @audience, @category, @triggeredBy, @createdBy, @createdAt, @createdAt,
               @startedAt, @finishedAt, @total, 0, @error, @slices)`);
     const insertWork = db.prepare("INSERT OR REPLACE INTO work (partition, kind, id, data, created_at) VALUES (?, 'job', ?, '{}', ?)");
     const insertDelivery = db.prepare(`
@@ -63,6 +63,7 @@ export class SqliteJobStore implements JobStore {
         audience: JSON.stringify(job.audience),
         category: job.category ?? null,
         triggeredBy: job.triggeredBy,
+        createdBy: job.createdBy ?? null,
         createdAt: job.createdAt,
         startedAt: job.startedAt ?? null,
         finishedAt: job.finishedAt ?? null,
@@ -195,6 +196,26 @@ export class SqliteJobStore implements JobStore {
     }).changes;
   }
 
+  async listFinishedBefore(before: string, limit: number): Promise<Job[]> {
+    const rows = this.statement(`
+      SELECT * FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND finished_at < ? ORDER BY finished_at LIMIT ?`)
+      .all(before, Math.max(1, limit)) as JobRow[];
+    return rows.map(jobFromRow);
+  }
+
+  /** A small transaction per batch, so a big purge never holds the write lock for long; freed pages are reused. */
+  async purgeDeliveries(jobId: string, batch: number): Promise<number> {
+    return this.statement(`
+      DELETE FROM deliveries WHERE job_id = ? AND seq IN (
+        SELECT d.seq FROM deliveries d JOIN jobs j ON j.id = d.job_id
+        WHERE d.job_id = ? AND j.status IN ('completed', 'failed', 'cancelled') ORDER BY d.seq LIMIT ?)`)
+      .run(jobId, jobId, Math.max(1, batch)).changes;
+  }
+
+  async removeJob(jobId: string): Promise<boolean> {
+    return this.statement("DELETE FROM jobs WHERE id = ? AND status IN ('completed', 'failed', 'cancelled')").run(jobId).changes === 1;
+  }
+
   async counts(jobId: string): Promise<DeliveryCounts> {
     const counts: DeliveryCounts = { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, gone: 0, skipped: 0, cancelled: 0 };
     for (const { status, n } of this.countRows.all(jobId) as Array<{ status: DeliveryStatus; n: number }>) {
@@ -238,6 +259,7 @@ function jobFromRow(row: JobRow): Job {
   };
   if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
   if (row.category !== null) job.category = row.category;
+  if (row.created_by) job.createdBy = row.created_by;
   if (row.started_at !== null) job.startedAt = row.started_at;
   if (row.finished_at !== null) job.finishedAt = row.finished_at;
   if (row.error !== null) job.error = row.error;

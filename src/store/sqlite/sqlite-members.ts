@@ -28,6 +28,7 @@ export class SqliteMemberStore implements MemberStore {
   private readonly setPersonal: Database.Statement;
   private readonly removeMembershipTx: Database.Transaction<(sourceKey: string, userIds: string[]) => void>;
   private readonly searchIndex: SqliteMemberSearch;
+  private readonly removePersonTx: Database.Transaction<(tenantId: string, userId: string) => boolean>;
 
   constructor(db: Database.Database) {
     this.searchIndex = new SqliteMemberSearch(db);
@@ -81,6 +82,12 @@ export class SqliteMemberStore implements MemberStore {
     this.selectBySource = bySource("");
     this.selectBySourceAfter = bySource("AND s.user_id > @after");
     this.countSource = db.prepare("SELECT count(*) AS n FROM memberships WHERE source_key = ?");
+    const deletePersonMemberships = db.prepare("DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?");
+    const deletePerson = db.prepare("DELETE FROM members WHERE tenant_id = ? AND user_id = ?");
+    this.removePersonTx = db.transaction((tenantId: string, userId: string) => {
+      deletePersonMemberships.run(tenantId, userId);
+      return deletePerson.run(tenantId, userId).changes > 0;
+    });
     this.setPersonal = db.prepare(
       "UPDATE members SET personal_conversation_id = ?, updated_at = ? WHERE tenant_id = ? AND user_id = ?",
     );
@@ -123,6 +130,10 @@ export class SqliteMemberStore implements MemberStore {
 
   async countBySource(sourceKey: string): Promise<number> {
     return (this.countSource.get(sourceKey) as { n: number }).n;
+  }
+
+  async removePerson(tenantId: string, userId: string): Promise<boolean> {
+    return this.removePersonTx.immediate(tenantId, userId);
   }
 
   async setPersonalConversation(tenantId: string, userId: string, conversationId: string): Promise<void> {
