@@ -46,6 +46,8 @@ export interface InboxStore {
   list(tenantId: string, personKey: string, limit: number, cursor?: string): Promise<Page<InboxEntry>>;
   /** The categories this person has been sent, ascending. */
   categories(tenantId: string, personKey: string): Promise<string[]>;
+  /** Erasure: every entry and category of this person. Returns how many entries were removed. */
+  removePerson(tenantId: string, personKey: string): Promise<number>;
 }
 
 /** Newest first, then jobId, then placeKey: the order every backend returns. */

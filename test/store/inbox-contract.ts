@@ -111,6 +111,25 @@ export function describeInboxContract(name: string, open: () => Promise<HeraldSt
       });
     });
 
+    it("erasure removes one person's entries and categories, and nobody else's", async function () {
+      const tenant = randomUUID();
+      const [grace, alan] = [randomUUID(), randomUUID()];
+      await store.inbox.record([
+        entry(tenant, grace, "j1", "2026-01-01T00:00:00.000Z", { category: "builds" }),
+        entry(tenant, grace, "j2", "2026-01-02T00:00:00.000Z"),
+        entry(tenant, alan, "j1", "2026-01-01T00:00:00.000Z", { category: "builds" }),
+      ]);
+      assert.equal(await store.inbox.removePerson(tenant, grace), 2);
+      assert.deepEqual((await store.inbox.list(tenant, grace, 10)).items, []);
+      assert.deepEqual(await store.inbox.categories(tenant, grace), []);
+      assert.equal((await store.inbox.list(tenant, alan, 10)).items.length, 1);
+      assert.deepEqual(await store.inbox.categories(tenant, alan), ["builds"]);
+      assert.equal(await store.inbox.removePerson(tenant, grace), 0, "again: nothing left");
+      // A later notification records the category again (a process must not remember it as written).
+      await store.inbox.record([entry(tenant, grace, "j3", "2026-01-03T00:00:00.000Z", { category: "builds" })]);
+      assert.deepEqual(await store.inbox.categories(tenant, grace), ["builds"]);
+    });
+
     describe("member directory search", function () {
       const people = (tenantId: string): MemberInput[] => [
         { tenantId, userId: "29:1alex", name: "Alex Wilber", upn: "AlexW@contoso.com", serviceUrl: SERVICE_URL, aadObjectId: randomUUID() },
@@ -145,6 +164,15 @@ export function describeInboxContract(name: string, open: () => Promise<HeraldSt
         const found = await store.members.search(tenant, "al", 1);
         assert.equal(found.length, 1);
         assert.equal(found[0]!.tenantId, tenant);
+      });
+
+      it("erasure of a person takes them out of the search", async function () {
+        const tenant = randomUUID();
+        await store.members.upsertMembers(`_${tenant}_19:a@thread.v2`, people(tenant));
+        await store.members.removeMembership(`_${tenant}_19:a@thread.v2`, ["29:1adele"]);
+        assert.equal(await store.members.removePerson(tenant, "29:1adele"), true);
+        assert.deepEqual((await store.members.search(tenant, "adele", 10)).map((m) => m.userId), []);
+        assert.deepEqual((await store.members.search(tenant, "alex", 10)).map((m) => m.userId), ["29:1alex", "29:1alexandra"]);
       });
 
       it("follows a rename: the old name no longer finds the person", async function () {

@@ -12,7 +12,7 @@ import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { InboxEntry, InboxStore } from "../inbox";
 import type { Page } from "../types";
 import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, padNumber, prefixUpperBound } from "./keys";
-import { chunk, clampLimit, decodeCursor, encodeCursor, forEachBounded, getJson, literal, MAX_BATCH, putJson, queryRows, type Entity } from "./table-helpers";
+import { chunk, clampLimit, decodeCursor, deleteRows, encodeCursor, forEachBounded, getJson, literal, MAX_BATCH, putJson, queryRows, type Entity } from "./table-helpers";
 
 /** Partitions of the table. Changing it orphans every stored row: never change it. */
 const BUCKETS = 16;
@@ -76,6 +76,18 @@ export class AzureInboxStore implements InboxStore {
     const items = page.map((row) => getJson<InboxEntry>(row, "entry")!);
     if (rows.length <= max) return { items };
     return { items, cursor: encodeCursor(page[page.length - 1]!.rowKey!) };
+  }
+
+  async removePerson(tenantId: string, personKey: string): Promise<number> {
+    const partitionKey = partitionOf(tenantId, personKey);
+    let removed = 0;
+    for (const low of [entryPrefix(tenantId, personKey), categoryPrefix(tenantId, personKey)]) {
+      const rows = await queryRows(this.table, rangeFilter(partitionKey, low, prefixUpperBound(low)), Number.MAX_SAFE_INTEGER, ["RowKey"]);
+      const deleted = await deleteRows(this.table, partitionKey, rows.map((r) => r.rowKey!));
+      if (low.startsWith("e")) removed = deleted;
+      for (const row of rows) this.knownCategories.delete(`${partitionKey}/${row.rowKey}`);
+    }
+    return removed;
   }
 
   async categories(tenantId: string, personKey: string): Promise<string[]> {

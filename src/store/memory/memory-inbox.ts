@@ -38,6 +38,13 @@ export class MemoryInboxStore implements InboxStore {
   async categories(tenantId: string, personKey: string): Promise<string[]> {
     return [...(this.people.get(personId(tenantId, personKey))?.categories ?? [])].sort();
   }
+
+  async removePerson(tenantId: string, personKey: string): Promise<number> {
+    const id = personId(tenantId, personKey);
+    const removed = this.people.get(id)?.entries.size ?? 0;
+    this.people.delete(id);
+    return removed;
+  }
 }
 
 function personId(tenantId: string, personKey: string): string {

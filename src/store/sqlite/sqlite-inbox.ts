@@ -35,6 +35,7 @@ export class SqliteInboxStore implements InboxStore {
   private readonly firstPage: Database.Statement;
   private readonly nextPage: Database.Statement;
   private readonly selectCategories: Database.Statement;
+  private readonly removePersonTx: Database.Transaction<(tenantId: string, personKey: string) => number>;
 
   constructor(db: Database.Database) {
     db.transaction(() => db.exec(SCHEMA)).immediate();
@@ -56,6 +57,12 @@ export class SqliteInboxStore implements InboxStore {
     // Keyset paging in the index's order: older, or the same time and later in (job_id, place_key).
     this.nextPage = page("AND (sent_at < @sentAt OR (sent_at = @sentAt AND (job_id, place_key) > (@jobId, @placeKey)))");
     this.selectCategories = db.prepare("SELECT category FROM inbox_categories WHERE tenant_id = ? AND person_key = ? ORDER BY category");
+    const deleteEntries = db.prepare("DELETE FROM inbox_entries WHERE tenant_id = ? AND person_key = ?");
+    const deleteCategories = db.prepare("DELETE FROM inbox_categories WHERE tenant_id = ? AND person_key = ?");
+    this.removePersonTx = db.transaction((tenantId: string, personKey: string) => {
+      deleteCategories.run(tenantId, personKey);
+      return deleteEntries.run(tenantId, personKey).changes;
+    });
   }
 
   async record(entries: InboxEntry[]): Promise<void> {
@@ -76,5 +83,9 @@ export class SqliteInboxStore implements InboxStore {
 
   async categories(tenantId: string, personKey: string): Promise<string[]> {
     return (this.selectCategories.all(tenantId, personKey) as Array<{ category: string }>).map((r) => r.category);
+  }
+
+  async removePerson(tenantId: string, personKey: string): Promise<number> {
+    return this.removePersonTx.immediate(tenantId, personKey);
   }
 }
