@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (or `npx tsx bench/run.ts [part ...]`): every benchmark, one after the other, printed as JSON.
- * Parts: store-sqlite, store-azurite, install, delivery, scale, retention-sqlite, retention-azurite, update. Results are recorded in docs/benchmarks.md.
+ * Parts: store-sqlite, store-azurite, install, delivery, scale, retention-sqlite, retention-azurite, update, tab
+ * (needs `npm run build` first). Results are recorded in docs/benchmarks.md.
  * Benchmarks talk to 127.0.0.1 only: the connector emulator, Azurite, SQLite on a temp file.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,6 +17,7 @@ import { benchRetention } from "./retention-bench";
 import { benchScale } from "./scale-bench";
 import { benchStore } from "./store-bench";
 import { benchUpdate } from "./update-bench";
+import { benchTab } from "./tab-bench";
 
 const PARTS: Record<string, () => Promise<unknown>> = {
   "store-sqlite": async () => {
@@ -44,6 +46,7 @@ const PARTS: Record<string, () => Promise<unknown>> = {
   "retention-sqlite": () => benchRetention("sqlite"),
   "retention-azurite": () => benchRetention("azure", Number(process.env.BENCH_RETENTION_PEOPLE) || 10_000),
   update: () => benchUpdate(),
+  tab: () => benchTab(),
 };
 
 async function main(): Promise<void> {

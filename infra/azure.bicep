@@ -125,6 +125,15 @@ param retentionDays string = ''
 @description('E-mail address that Herald\'s alerts notify. Empty = alerts fire in the portal only.')
 param alertEmail string = ''
 
+@description('Client id of the tab\'s Microsoft Entra app (aadApp/create): Teams SSO tokens are issued for it.')
+param aadAppClientId string = ''
+
+@description('Tenant of that Entra app: only its people may sign in to the tab.')
+param aadAppTenantId string = tenant().tenantId
+
+@description('Entra object ids or UPNs (comma-separated) who may send from the tab without the Herald.Sender app role.')
+param heraldSenders string = ''
+
 param serverfarmsName string = resourceBaseName
 param webAppName string = resourceBaseName
 param identityName string = resourceBaseName
@@ -143,6 +152,7 @@ var heraldTables = [
   '${heraldTablePrefix}schedules'
   '${heraldTablePrefix}work'
   '${heraldTablePrefix}instances' // the delivery partitions' owners (src/cluster/azure-coordination.ts)
+  '${heraldTablePrefix}inbox' // people's received notifications, for the tab
 ]
 
 // Built-in role "Storage Table Data Contributor": read, write and delete table entities.
@@ -334,6 +344,23 @@ resource webApp 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'TEAMS_APP_CATALOG_ID'
           value: teamsAppCatalogId
+        }
+        {
+          name: 'AAD_APP_CLIENT_ID'
+          value: aadAppClientId
+        }
+        {
+          name: 'AAD_APP_TENANT_ID'
+          value: aadAppTenantId
+        }
+        {
+          // The tab's token audience is api://<this host>/<client id> (aad.manifest.json).
+          name: 'BOT_DOMAIN'
+          value: '${webAppName}.azurewebsites.net'
+        }
+        {
+          name: 'HERALD_SENDERS'
+          value: heraldSenders
         }
         {
           name: 'LOG_LEVEL'

@@ -30,6 +30,8 @@ import type { HeraldStore, Target } from "./store/types";
 import { startSchedules, type RunningSchedules } from "./triggers/start-schedules";
 import { createGraphAppInstaller } from "./graph/create-installer";
 import { createLocalTelemetry, heraldInstruments, observeBacklog, traceApiRequests, traceBotTurns, type Telemetry } from "./telemetry";
+import { InboxRecorder } from "./inbox/inbox-recorder";
+import { mountTab } from "./tab";
 
 /** Teams' public Bot Connector endpoint, for chats created through Graph before any activity named one. */
 export const TEAMS_GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/";
@@ -59,6 +61,8 @@ export interface Herald {
   notifications: NotificationService;
   /** Update, retract, retry and remind (recorded here; the partitions' owners do the Teams work). */
   changes: NotificationChanges;
+  /** Writes sent deliveries into people's inboxes ("My notifications") in the background. */
+  inbox: InboxRecorder;
   /** Listens on config.port (0 = any free port) and resumes unfinished jobs; returns the base URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
@@ -70,6 +74,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   const telemetry = overrides.telemetry ?? createLocalTelemetry();
   const instruments = heraldInstruments(telemetry);
   const adapter = createCloudAdapter(config, logger);
+  const inbox = new InboxRecorder({ store, logger });
   // TeamsFx's ConversationBot installs its notification middleware (reference capture) on the adapter.
   new BotBuilderCloudAdapter.ConversationBot({
     adapter,
@@ -94,7 +99,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     defaultTimeZone: config.defaultTimeZone,
     installer,
     graphInstallsPerSecond: config.graphInstallsPerSecond,
-    observers: [...instruments.deliveryObservers, ...(overrides.observers ?? [])],
+    observers: [inbox, ...instruments.deliveryObservers, ...(overrides.observers ?? [])],
     ownership,
     workHandlers: { roster: rosterSync },
     ...overrides.engine,
@@ -107,13 +112,14 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
   }, instruments.installs);
   observeBacklog(telemetry.meter, { store, engine: running, onError: (err) => logger.warn({ err }, "metrics: could not count the deliveries waiting") });
 
-  const teamChannels = async (team: Target): Promise<string[]> => {
-    let ids: string[] = [];
+  const channelsOf = async (team: Target): Promise<Array<{ id: string; name?: string }>> => {
+    let channels: Array<{ id: string; name?: string }> = [];
     await adapter.continueConversationAsync(config.botId, team.reference, async (context) => {
-      ids = (await TeamsInfo.getTeamChannels(context, team.teamId)).map((c) => c.id!).filter(Boolean);
+      channels = (await TeamsInfo.getTeamChannels(context, team.teamId)).filter((c) => c.id).map((c) => ({ id: c.id!, ...(c.name ? { name: c.name } : {}) }));
     });
-    return ids;
+    return channels;
   };
+  const teamChannels = async (team: Target): Promise<string[]> => (await channelsOf(team)).map((c) => c.id);
   const audiences = new AudienceResolver({
     store,
     teamChannels,
@@ -145,6 +151,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     metricsText: () => telemetry.prometheusText(),
   });
   traceApiRequests(server, telemetry.tracer);
+  mountTab(server, { config: config.tab, localMode: !config.botId, store, notifications, logger, teamChannels: channelsOf });
 
   let schedules: RunningSchedules | undefined;
   const retention = config.retentionDays > 0
@@ -159,6 +166,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
     retention,
     notifications,
     changes,
+    inbox,
     async start() {
       await running.start();
       retention?.start();
@@ -182,6 +190,7 @@ export async function createHerald(config: HeraldConfig, logger: Logger, overrid
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.server.closeIdleConnections?.();
       await running.stop();
+      await inbox.idle();
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       server.server.closeAllConnections?.();
       await store.close();

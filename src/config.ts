@@ -63,6 +63,14 @@ export const ENVIRONMENT = {
   ToChannelFromBotOAuthScope: PARAMETER,
   OAuthUrl: PARAMETER,
   CallerId: PARAMETER,
+  // The tab (README: The tab): its Entra app, the domain it is served on, who may send from it.
+  AAD_APP_CLIENT_ID: PARAMETER,
+  AAD_APP_TENANT_ID: PARAMETER,
+  HERALD_SENDERS: PARAMETER,
+  BOT_DOMAIN: { azure: "provisioned" },
+  HERALD_PUBLIC_URL: { azure: "not-in-azure", reason: "BOT_DOMAIN names the Web App's domain in Azure" },
+  AAD_APP_OAUTH_AUTHORITY_HOST: { azure: "not-in-azure", reason: "in Azure the authority follows the bot's cloud (ChannelService)" },
+  HERALD_ENTRA_METADATA_URL: { azure: "not-in-azure", reason: "a local OpenID configuration, for tests" },
 } as const satisfies Record<string, AzureSetting>;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT;
@@ -125,6 +133,8 @@ export interface HeraldConfig {
   entraCallers?: EntraCallerConfig;
   /** POST /api/notifications allowed per caller per minute (HERALD_API_RATE_LIMIT); 0 = no limit. */
   apiRatePerMinute: number;
+  /** The tab: Teams SSO (Entra ID tokens) and who may send from it. */
+  tab: TabConfig;
 }
 
 export interface NamedApiKey {
@@ -141,6 +151,21 @@ export interface EntraCallerConfig {
   authorityHost: string;
   /** HERALD_API_OPENID_METADATA_URL: where the signing keys are named (default: the authority's). */
   openIdMetadataUrl?: string;
+}
+
+export interface TabConfig {
+  /** The Entra app (client) id Teams SSO issues tokens for (AAD_APP_CLIENT_ID); unset = SSO off, local mode only. */
+  clientId?: string;
+  /** Accepted token audiences: the client id (v2 tokens) and api://<BOT_DOMAIN>/<client id> (v1 tokens). */
+  audiences: string[];
+  /** Tenants whose people may sign in; empty = any. */
+  allowedTenants: string[];
+  /** Entra authority host ("login.microsoftonline.com", or a sovereign cloud's). */
+  authorityHost: string;
+  /** Where the signing keys are announced (tests point it at a loopback server); default from the authority. */
+  openIdMetadataUrl?: string;
+  /** Entra object ids or UPNs (lower-cased) who may send from the tab, besides holders of the Herald.Sender role. */
+  senders: string[];
 }
 
 export class ConfigError extends Error {
@@ -243,6 +268,33 @@ export function loadConfig(env: Env = process.env): HeraldConfig {
     apiKeys,
     ...(apiAudience ? { entraCallers: entraCallers(env, apiAudience, allowedTenants, botTenantId, botFramework) } : {}),
     apiRatePerMinute: integer(env, "HERALD_API_RATE_LIMIT", 120, 0, 1_000_000),
+    tab: tabConfig(env, allowedTenants, botFramework),
+  };
+}
+
+const list = (value: string | undefined) => (value ?? "").split(/[\s,;]+/).map((v) => v.trim()).filter(Boolean);
+
+function tabConfig(env: Env, allowedTenants: string[], cloud: BotFrameworkSettings): TabConfig {
+  const clientId = optional(env, "AAD_APP_CLIENT_ID");
+  const publicUrl = optional(env, "HERALD_PUBLIC_URL");
+  if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new ConfigError("HERALD_PUBLIC_URL", "must be an http(s) URL");
+  const domain = optional(env, "BOT_DOMAIN") ?? (publicUrl ? new URL(publicUrl).host : undefined);
+  if (domain && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(domain)) throw new ConfigError("BOT_DOMAIN", `must be a host name such as herald.azurewebsites.net (got "${domain}")`);
+  const authority = optional(env, "AAD_APP_OAUTH_AUTHORITY_HOST") ?? entraAuthorityHost(cloud);
+  const authorityHost = authority.replace(/^https:\/\//, "").replace(/\/+$/, "");
+  if (!/^[A-Za-z0-9.-]+$/.test(authorityHost)) throw new ConfigError("AAD_APP_OAUTH_AUTHORITY_HOST", `must be a host such as login.microsoftonline.com (got "${authority}")`);
+  // The same keys as the API's Entra callers: one variable points both at another Entra (tests: a loopback one).
+  const openIdMetadataUrl = optional(env, "HERALD_ENTRA_METADATA_URL") ?? optional(env, "HERALD_API_OPENID_METADATA_URL");
+  if (openIdMetadataUrl && !/^https?:\/\//.test(openIdMetadataUrl)) throw new ConfigError("HERALD_ENTRA_METADATA_URL", "must be an http(s) URL");
+  // HERALD_ALLOWED_TENANTS when set (as for activities and the API), else the Entra app's own tenant.
+  const appTenant = optional(env, "AAD_APP_TENANT_ID");
+  return {
+    ...(clientId ? { clientId } : {}),
+    audiences: clientId ? [clientId, ...(domain ? [`api://${domain}/${clientId}`] : [])] : [],
+    allowedTenants: allowedTenants.length > 0 ? allowedTenants : appTenant ? [appTenant.toLowerCase()] : [],
+    authorityHost,
+    ...(openIdMetadataUrl ? { openIdMetadataUrl } : {}),
+    senders: list(optional(env, "HERALD_SENDERS")).map((s) => s.toLowerCase()),
   };
 }
 

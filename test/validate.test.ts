@@ -8,6 +8,7 @@ import { renderColorIcon, renderOutlineIcon } from "../tools/generate-icons";
 import { findRepoRoot } from "../tools/lib/repo-root";
 import { ENVIRONMENT } from "../src/config";
 import { checkBicep } from "../tools/validate/bicep";
+import { checkEntraApp } from "../tools/validate/entra-app";
 import { CHECKS } from "../tools/validate/checks";
 import { checkIcons } from "../tools/validate/icons";
 import { checkManifest } from "../tools/validate/manifest";
@@ -19,6 +20,7 @@ const repoRoot = findRepoRoot(__dirname);
 
 /** What the checks read, copied so each test can break its own copy. */
 const VALIDATED_PATHS = [
+  "aad.manifest.json",
   "appPackage/manifest.json",
   "appPackage/color.png",
   "appPackage/outline.png",
@@ -118,6 +120,34 @@ describe("npm run validate", () => {
       assert.match(result.stderr, /✗ bicep: infra\/azure\.parameters\.json: parameter 'foo' is not declared in infra\/azure\.bicep/);
       assert.match(result.stderr, /✗ icons: appPackage\/outline\.png: file not found/);
       assert.match(result.stderr, /2 problem\(s\) found/);
+    });
+  });
+
+  describe("entra-app (the tab's single sign-on)", () => {
+    it("reports an app role Herald checks that the Entra app does not declare", () => {
+      editJson(dir, "aad.manifest.json", (aad) => {
+        aad.appRoles = aad.appRoles.filter((r: { value: string }) => r.value !== "Herald.Sender");
+      });
+      assertProblem(checkEntraApp(dir), "aad.manifest.json", "appRoles does not declare 'Herald.Sender'");
+    });
+
+    it("reports Teams not pre-authorized for the tab's scope", () => {
+      editJson(dir, "aad.manifest.json", (aad) => {
+        aad.preAuthorizedApplications = aad.preAuthorizedApplications.filter((a: { appId: string }) => a.appId !== "5e3ce6c0-2b1f-4285-8d4b-75ee78787346");
+      });
+      assertProblem(checkEntraApp(dir), "aad.manifest.json", "does not list Teams web");
+    });
+
+    it("reports a webApplicationInfo.resource the Entra app does not expose", () => {
+      editJson(dir, "appPackage/manifest.json", (manifest) => {
+        manifest.webApplicationInfo.resource = "api://elsewhere.example.com/${{AAD_APP_CLIENT_ID}}";
+      });
+      assertProblem(checkEntraApp(dir), "appPackage/manifest.json", "webApplicationInfo.resource", "identifierUris");
+    });
+
+    it("reports a teamsapp yml that provisions the Teams app without creating and updating the Entra app", () => {
+      edit(dir, "teamsapp.local.yml", (text) => text.replace(/  - uses: aadApp\/update\n    with:\n      manifestPath: \.\/aad\.manifest\.json\n      outputFilePath: [^\n]+\n/, ""));
+      assertProblem(checkEntraApp(dir), "teamsapp.local.yml", "no aadApp/update step");
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * `npm run dev`: Herald with its embedded SQLite store plus Microsoft 365 Agents Playground pointed at it —
- * Teams offline, no Azure, no tenant, no secrets. Ctrl+C stops both. Herald's JSON log lines are shown
- * human-readable (pino-pretty) here only: in production they stay JSON, one object a line.
+ * Teams offline, no Azure, no tenant, no secrets. Ctrl+C stops both. The tab opens in any browser in local mode.
+ * Herald's JSON log lines are shown human-readable (pino-pretty) here only: in production they stay JSON, one
+ * object a line.
  *
  *   --no-browser     don't open the Playground in a browser (headless machines)
  *   --port <n>       Herald's port (default 3978); the Playground listens on 56150
@@ -58,4 +59,6 @@ const playgroundEnv = { ...process.env, ...(args.includes("--no-browser") ? { TE
 run("playground", process.execPath, [playgroundCli, "-p", String(playgroundPort), "-c", "msteams", "-e", `http://127.0.0.1:${port}/api/messages`], playgroundEnv);
 
 console.log(`Herald: http://127.0.0.1:${port}   Agents Playground: http://localhost:${playgroundPort}`);
+console.log(`Herald tab (local mode: you are whoever you name, a sender): http://127.0.0.1:${port}/tab/?as=<Entra object id or Teams user id>`);
+console.log(`  — or open http://127.0.0.1:${port}/tab/ to pick someone Herald knows (install it in the Playground's personal chat first)`);
 console.log(`Send a notification:  curl -X POST http://127.0.0.1:${port}/api/notifications -H 'content-type: application/json' -d '{"title":"Hello","text":"From Herald"}'`);

@@ -25,6 +25,8 @@ export interface ErasureReport {
   targetsRemoved: number;
   /** Opt-out rows removed. */
   preferencesRemoved: number;
+  /** Entries of their "My notifications" (the tab's inbox index) removed. */
+  inboxEntriesRemoved: number;
   /** Past deliveries whose recipient data was erased (the rows and counts stay). */
   deliveriesScrubbed: number;
   /** Of those, deliveries still pending, now cancelled rather than sent to nobody. */
@@ -51,7 +53,7 @@ const MAX_PEOPLE = 100;
 
 export async function erasePerson(store: HeraldStore, request: ErasureRequest, logger?: Logger): Promise<ErasureReport> {
   const report: ErasureReport = {
-    peopleRemoved: 0, targetsRemoved: 0, preferencesRemoved: 0, deliveriesScrubbed: 0, deliveriesCancelled: 0,
+    peopleRemoved: 0, targetsRemoved: 0, preferencesRemoved: 0, inboxEntriesRemoved: 0, deliveriesScrubbed: 0, deliveriesCancelled: 0,
     notificationsExamined: 0, notificationsNamingPerson: [],
   };
   const people: Person[] = [];
@@ -66,6 +68,7 @@ export async function erasePerson(store: HeraldStore, request: ErasureRequest, l
     if (fromRequest.tenantId) {
       people.push(fromRequest);
       await forgetPreferences(store, fromRequest, report);
+      await forgetInbox(store, fromRequest, report);
     }
   }
   if (people.length > 0) await scrubDeliveries(store, people, report);
@@ -93,6 +96,15 @@ async function forgetMember(store: HeraldStore, member: Member, report: ErasureR
   }
   if (await store.members.removePerson(tenantId, member.userId)) report.peopleRemoved++;
   await forgetPreferences(store, person, report);
+  await forgetInbox(store, person, report);
+}
+
+/** The tab's inbox is keyed by the object id, or the Teams user id for people Herald knows no object id of. */
+async function forgetInbox(store: HeraldStore, person: Person, report: ErasureReport): Promise<void> {
+  if (!person.tenantId) return;
+  for (const personKey of new Set([person.aadObjectId, person.userId].filter((k): k is string => Boolean(k)))) {
+    report.inboxEntriesRemoved += await store.inbox.removePerson(person.tenantId, personKey);
+  }
 }
 
 /** Opt-outs are keyed by the object id when Teams sent one, else by the Teams user id: both are tried. */

@@ -6,6 +6,7 @@
  * collection. Timestamps are ISO-8601 strings (UTC).
  */
 import type { ConversationReference } from "botbuilder";
+import type { InboxStore } from "./inbox";
 
 // ---------------------------------------------------------------------------------------------- targets
 
@@ -144,6 +145,11 @@ export interface MemberStore {
    * setPersonalConversation. False when the person is unknown.
    */
   markPersonalChatGone(tenantId: string, userId: string, reason: GoneReason, at?: string): Promise<boolean>;
+  /**
+   * People of a tenant matching `text` (see search-words.ts: every query word starts one of their words), by
+   * name, at most `limit` (1..50). An index lookup, never a scan; a query shorter than 2 characters finds nobody.
+   */
+  search(tenantId: string, text: string, limit: number): Promise<Member[]>;
   /**
    * Erasure: forget the person — their row and their lookups by aadObjectId, upn and userId. Callers remove the
    * person's memberships first (removeMembership per team / chat); a backend may also remove any left over.
@@ -491,6 +497,8 @@ export interface HeraldStore {
   work: WorkStore;
   preferences: PreferenceStore;
   schedules: ScheduleRunStore;
+  /** Who received what, per person ("My notifications"); see inbox.ts. */
+  inbox: InboxStore;
   /** Cheap round trip; throws when the store is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;

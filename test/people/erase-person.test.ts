@@ -37,6 +37,12 @@ async function seed(store: HeraldStore) {
   await store.members.upsertMembers(targets.person.key, [member(person)]);
   await store.members.upsertMembers(targets.colleague.key, [member(colleague)]);
 
+  // Their "My notifications" and a colleague's.
+  const inboxEntry = (personKey: string, jobId: string) => ({
+    tenantId: tenant, personKey, jobId, placeKey: "personal", place: { kind: "personal" as const }, title: "t", category: "builds", triggeredBy: "api", sentAt: new Date().toISOString(),
+  });
+  await store.inbox.record([inboxEntry(person.aadObjectId, "j1"), inboxEntry(person.aadObjectId, "j2"), inboxEntry(colleague.aadObjectId, "j1")]);
+
   await store.preferences.optOut(tenant, person.aadObjectId, "*");
   await store.preferences.optOut(tenant, person.userId, "builds");
   await store.preferences.optOut(tenant, colleague.aadObjectId, "weekly-digest");
@@ -80,7 +86,7 @@ function describeErasure(name: string, open: () => Promise<HeraldStore>, close: 
 
       const report = await erasePerson(store, { ref: { upn: s.person.upn.toUpperCase() } });
       assert.deepEqual(report, {
-        peopleRemoved: 1, targetsRemoved: 1, preferencesRemoved: 2, deliveriesScrubbed: 3, deliveriesCancelled: 1,
+        peopleRemoved: 1, targetsRemoved: 1, preferencesRemoved: 2, inboxEntriesRemoved: 2, deliveriesScrubbed: 3, deliveriesCancelled: 1,
         notificationsExamined: report.notificationsExamined, notificationsNamingPerson: [s.jobs.named.id],
       });
       assert.ok(report.notificationsExamined >= 4);
@@ -94,6 +100,12 @@ function describeErasure(name: string, open: () => Promise<HeraldStore>, close: 
       assert.deepEqual((await store.members.listBySource(s.targets.team.key, 10)).items.map((m) => m.userId), [s.colleague.userId]);
       assert.equal(await store.members.countBySource(s.targets.chat.key), 0);
       assert.equal((await store.members.find({ aadObjectId: s.colleague.aadObjectId }))?.name, "Alan Turing");
+
+      // the tab's inbox and the directory search: theirs gone, the colleague's kept
+      assert.deepEqual((await store.inbox.list(s.tenant, s.person.aadObjectId, 10)).items, []);
+      assert.equal((await store.inbox.list(s.tenant, s.colleague.aadObjectId, 10)).items.length, 1);
+      assert.deepEqual(await store.members.search(s.tenant, "grace", 10), []);
+      assert.equal((await store.members.search(s.tenant, "alan", 10))[0]?.userId, s.colleague.userId);
 
       // preferences: theirs gone (under both keys), the colleague's kept
       assert.deepEqual(await store.preferences.list(s.tenant, s.person.aadObjectId), []);

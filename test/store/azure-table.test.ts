@@ -13,6 +13,7 @@ import { compositeKey, decodeKey, encodeKey, prefixUpperBound } from "../../src/
 import { StoreUnreadableError, targetKey, type DeliveryInput, type HeraldStore } from "../../src/store/types";
 import { startAzurite, type AzuriteTable } from "../support/azurite";
 import { describeStoreContract, targetInput } from "./contract";
+import { describeInboxContract } from "./inbox-contract";
 
 const SERVICE_URL = "https://smba.trafficmanager.net/emea/";
 const uniquePrefix = () => `h${randomUUID().replace(/-/g, "").slice(0, 12)}`;
@@ -31,6 +32,10 @@ describe("azure-table store (Azurite)", function () {
   });
 
   describeStoreContract(
+    "azure-table",
+    () => openAzureTableStore({ connectionString: azurite.connectionString, tablePrefix: uniquePrefix() }, silentLogger()),
+  );
+  describeInboxContract(
     "azure-table",
     () => openAzureTableStore({ connectionString: azurite.connectionString, tablePrefix: uniquePrefix() }, silentLogger()),
   );
@@ -87,7 +92,7 @@ describe("azure-table store (Azurite)", function () {
       await store?.close();
     });
 
-    it("creates its eight tables with the prefix", async function () {
+    it("creates its nine tables with the prefix", async function () {
       const names = Object.values(tableNames(prefix));
       for (const name of names) {
         const client = TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
@@ -95,7 +100,7 @@ describe("azure-table store (Azurite)", function () {
         const pages = client.listEntities().byPage({ maxPageSize: 1 });
         await pages.next();
       }
-      assert.equal(names.length, 8);
+      assert.equal(names.length, 9);
     });
 
     it("keys with '/', '#', '?', '\\\\', quotes, control characters and unicode round-trip everywhere", async function () {

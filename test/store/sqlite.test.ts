@@ -10,6 +10,7 @@ import { openStore, parseStoreSpec } from "../../src/store/open";
 import { migrate, SCHEMA_VERSION, SqliteStore } from "../../src/store/sqlite";
 import { StoreUnreadableError, targetKey } from "../../src/store/types";
 import { describeStoreContract, targetInput } from "./contract";
+import { describeInboxContract } from "./inbox-contract";
 
 const CHILD = join(__dirname, "fixtures", "sqlite-crash-child.ts");
 
@@ -23,6 +24,7 @@ describe("SqliteStore", function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   describeStoreContract("sqlite", async () => open(join(dir, "contract.db")));
+  describeInboxContract("sqlite", async () => open(join(dir, "inbox-contract.db")));
 
   describe("opening", function () {
     it("creates the file in WAL mode at the current schema version", async function () {

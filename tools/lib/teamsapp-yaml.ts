@@ -78,11 +78,20 @@ export function environmentsServedBy(root: string, file: string): string[] {
   return listEnvironments(root).filter((env) => !withOwnFile.has(env));
 }
 
-/** Env var names that actions of this file write (`writeToEnvironmentFile: { key: VAR }`). */
+/**
+ * Variables an action outputs without naming them in `writeToEnvironmentFile` (per the v1.8 schema's descriptions):
+ * aadApp/update generates the access_as_user scope's id when the Entra manifest uses it and it is empty.
+ */
+const IMPLICIT_OUTPUTS: Record<string, string[]> = {
+  "aadApp/update": ["AAD_APP_ACCESS_AS_USER_PERMISSION_ID"],
+};
+
+/** Env var names that actions of this file write (`writeToEnvironmentFile: { key: VAR }`, and implicit outputs). */
 export function variablesWrittenByActions(data: Record<string, unknown> | undefined): Set<string> {
   const written = new Set<string>();
   for (const lifecycle of LIFECYCLES) {
     for (const step of stepsOf(data, lifecycle)) {
+      for (const name of IMPLICIT_OUTPUTS[String(step.uses)] ?? []) written.add(name);
       const targets = step.writeToEnvironmentFile;
       if (targets && typeof targets === "object") {
         for (const name of Object.values(targets)) if (typeof name === "string") written.add(name);

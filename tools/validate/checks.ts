@@ -1,4 +1,5 @@
 import { checkBicep } from "./bicep";
+import { checkEntraApp } from "./entra-app";
 import { checkIcons } from "./icons";
 import { checkManifest } from "./manifest";
 import { checkOperationsDoc } from "./operations-doc";
@@ -38,6 +39,11 @@ export const CHECKS: readonly Check[] = [
     name: "operations-queries",
     passed: "docs/operations.md quotes every workbook and alert query of infra/monitoring/queries/ as deployed",
     run: checkOperationsDoc,
+  },
+  {
+    name: "entra-app",
+    passed: "aad.manifest.json declares the tab's scope and the app roles Herald checks, pre-authorizes Teams, matches webApplicationInfo; teamsapp*.yml create and update it",
+    run: checkEntraApp,
   },
 ];
 

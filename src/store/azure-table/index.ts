@@ -1,7 +1,7 @@
 /**
- * Herald's Azure Table Storage backend. Seven tables share a prefix (default "herald"):
+ * Herald's Azure Table Storage backend. Nine tables share a prefix (default "herald"):
  *   <prefix>targets, <prefix>members, <prefix>memberindex, <prefix>jobs, <prefix>deliveries, <prefix>prefs,
- *   <prefix>schedules — each module documents its PartitionKey/RowKey layout.
+ *   <prefix>schedules, <prefix>work, <prefix>inbox — each module documents its PartitionKey/RowKey layout.
  * Locally and in tests it takes a connection string (Azurite); in Azure an account URL and a token credential
  * (DefaultAzureCredential → the Web App's managed identity).
  */
@@ -10,6 +10,7 @@ import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
 import type { Logger } from "../../logger";
 import { StoreUnreadableError, type HeraldStore } from "../types";
 import { DeliveryTable } from "./delivery-table";
+import { AzureInboxStore } from "./inbox-table";
 import { AzureJobStore, type JobTableOptions } from "./job-table";
 import { AzureMemberStore } from "./member-table";
 import { AzurePreferenceStore } from "./preference-table";
@@ -31,7 +32,7 @@ export interface AzureTableStoreOptions {
   jobs?: JobTableOptions;
 }
 
-export const TABLE_SUFFIXES = ["targets", "members", "memberindex", "jobs", "deliveries", "prefs", "schedules", "work"] as const;
+export const TABLE_SUFFIXES = ["targets", "members", "memberindex", "jobs", "deliveries", "prefs", "schedules", "work", "inbox"] as const;
 type TableSuffix = (typeof TABLE_SUFFIXES)[number];
 
 export const DEFAULT_TABLE_PREFIX = "herald";
@@ -74,6 +75,7 @@ export async function openAzureTableStore(opts: AzureTableStoreOptions, logger: 
     work: new AzureWorkStore(clients.work),
     preferences: new AzurePreferenceStore(clients.prefs),
     schedules: new AzureScheduleRunStore(clients.schedules),
+    inbox: new AzureInboxStore(clients.inbox),
     async ping() {
       try {
         await getRow(clients.targets, "ping", "ping"); // a point read: 404 is an answer too

@@ -6,6 +6,10 @@
  *   membership  PK "s!!<sourceKey>"        RK "<userId>"               { tenantId, userId }: a roster in userId order
  * `memberindex` table:
  *   PK "<aad|upn>!!<bucket(value)>"  RK "<value>!!<tenantId>"  → { tenantId, userId }
+ *   PK "w!!<tenantId>!!<bucket(userId) of 16>"  RK "<word>!!<userId>"  → { tenantId, userId }: the directory search
+ *   (search-words.ts). A person's words share a partition, so they are written in one transaction with a roster
+ *   page; a search reads one RowKey-prefix range in each of the 16 partitions, in parallel. Like the upn index,
+ *   stale rows are checked on read
  * (every part encoded with encodeKey; bucket = stable hash mod 64, fixed forever.)
  *
  * Lookups are point reads when the tenant is known, and one RowKey-prefix range inside one partition when it
@@ -16,7 +20,8 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import type { GoneReason, Member, MemberInput, MemberStore, Page, UserRef } from "../types";
-import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, prefixUpperBound } from "./keys";
+import { compareByName, matchesQuery, memberSearchWords, queryWords } from "../search-words";
+import { bucketOf, compositeKey, encodeKey, KEY_SEPARATOR, padNumber, prefixUpperBound } from "./keys";
 import {
   chunk, clampLimit, countRows, decodeCursor, definedProps, deleteIfPresent, deleteRows, encodeCursor,
   forEachBounded, getRow, isNotFound, literal, MAX_BATCH, nowIso, optionalString, queryRows, userProps, type Entity, type Row,
@@ -43,6 +48,11 @@ const personKeys = (tenantId: string, userId: string) =>
 const indexKeys = (kind: IndexKind, value: string, tenantId: string) =>
   ({ partitionKey: compositeKey(kind, bucketOf(value, BUCKETS)), rowKey: compositeKey(value, tenantId) });
 const sourcePartition = (sourceKey: string) => compositeKey("s", sourceKey);
+/** Partitions of a tenant's search words. Changing it orphans every stored word row: never change it. */
+const WORD_BUCKETS = 16;
+const wordPartition = (tenantId: string, bucket: string) => compositeKey("w", tenantId, bucket);
+const wordKeys = (word: string, tenantId: string, userId: string) =>
+  ({ partitionKey: wordPartition(tenantId, bucketOf(userId, WORD_BUCKETS)), rowKey: compositeKey(word, userId) });
 
 /** Rows whose RowKey is `<value>!!<anything>` in one partition: the same value in every tenant. */
 function prefixFilter(partitionKey: string, value: string): string {
@@ -74,6 +84,9 @@ export class AzureMemberStore implements MemberStore {
       const pointer = { tenantId: p.tenantId as string, userId: p.userId as string };
       if (typeof p.aadObjectId === "string") indexRows.push({ ...indexKeys("aad", p.aadObjectId, pointer.tenantId), ...pointer });
       if (typeof p.upn === "string") indexRows.push({ ...indexKeys("upn", p.upn, pointer.tenantId), ...pointer });
+      for (const word of memberSearchWords(p as Pick<Member, "name" | "upn" | "email">)) {
+        indexRows.push({ ...wordKeys(word, pointer.tenantId, pointer.userId), ...pointer });
+      }
     }
     await this.writeGrouped(this.index, indexRows, "Replace");
 
@@ -164,8 +177,27 @@ export class AzureMemberStore implements MemberStore {
     }
   }
 
+  async search(tenantId: string, text: string, limit: number): Promise<Member[]> {
+    const words = queryWords(text);
+    if (!words.length) return [];
+    const max = clampLimit(limit, 50);
+    const low = encodeKey(words[0]!);
+    const range = `RowKey ge ${literal(low)} and RowKey lt ${literal(prefixUpperBound(low))}`;
+    const buckets = Array.from({ length: WORD_BUCKETS }, (_, i) => padNumber(i, String(WORD_BUCKETS - 1).length));
+    const pointers = (await Promise.all(buckets.map((bucket) =>
+      queryRows(this.index, `PartitionKey eq ${literal(wordPartition(tenantId, bucket))} and ${range}`, max * 4, ["userId"])))).flat();
+    const userIds = [...new Set(pointers.map((row) => String(row.userId)))];
+    const people: Array<Member | undefined> = new Array(userIds.length);
+    await forEachBounded(userIds, CONCURRENCY, async (userId, i) => {
+      people[i] = await this.get(tenantId, userId);
+    });
+    // A renamed person's old words stay in the index: the check against the stored person drops them.
+    return people.filter((m): m is Member => m !== undefined && matchesQuery(m, words)).sort(compareByName).slice(0, max);
+  }
+
   /**
-   * The person row and the index rows that point at them. Memberships live in one partition per team or chat,
+   * The person row and the index rows that point at them (their search words too: every word row of the person
+   * sits in one partition, found by their user id). Memberships live in one partition per team or chat,
    * so the caller removes them per source first (removeMembership); stale index rows of an earlier upn were
    * already unreachable (find checks the person still carries the value).
    */
@@ -180,6 +212,10 @@ export class AzureMemberStore implements MemberStore {
       const row = await getRow(this.index, keys.partitionKey, keys.rowKey);
       if (row && String(row.userId) === userId) await deleteIfPresent(this.index, keys.partitionKey, keys.rowKey);
     }
+    // Their search words, current and from earlier names (a name is personal data too).
+    const words = wordPartition(tenantId, bucketOf(userId, WORD_BUCKETS));
+    const wordRows = await queryRows(this.index, `PartitionKey eq ${literal(words)} and userId eq ${literal(userId)}`, Number.MAX_SAFE_INTEGER, ["RowKey"]);
+    await deleteRows(this.index, words, wordRows.map((r) => r.rowKey!));
     const { partitionKey, rowKey } = personKeys(tenantId, userId);
     await deleteIfPresent(this.members, partitionKey, rowKey);
     return true;

@@ -1,6 +1,7 @@
 import type { GoneReason, Member, MemberInput, MemberStore, Page, UserRef } from "../types";
 import { assignDefined, clampLimit, decodeCursor, encodeCursor, nowIso } from "./paging";
 import { SortedKeys } from "./sorted-keys";
+import { compareByName, matchesQuery, memberSearchWords, MIN_SEARCH_CHARS, queryWords } from "../search-words";
 
 /** One team's / chat's roster: userId → member id, with a sorted view for paging. */
 interface Roster {
@@ -14,6 +15,8 @@ export class MemoryMemberStore implements MemberStore {
   private readonly byAad = new Map<string, Set<string>>();
   private readonly byUpn = new Map<string, Set<string>>();
   private readonly byUserId = new Map<string, Set<string>>();
+  /** `${tenantId}\n${first characters of a search word}` → member ids (the directory search). */
+  private readonly byWordStart = new Map<string, Set<string>>();
   private readonly rosters = new Map<string, Roster>();
 
   async upsertMembers(sourceKey: string, members: MemberInput[]): Promise<void> {
@@ -102,6 +105,18 @@ export class MemoryMemberStore implements MemberStore {
     return true;
   }
 
+  async search(tenantId: string, text: string, limit: number): Promise<Member[]> {
+    const words = queryWords(text);
+    if (!words.length) return [];
+    const candidates = this.byWordStart.get(wordStartKey(tenantId, words[0]!)) ?? new Set<string>();
+    return [...candidates]
+      .map((id) => this.byId.get(id)!)
+      .filter((m) => matchesQuery(m, words))
+      .sort(compareByName)
+      .slice(0, clampLimit(limit, 50))
+      .map((m) => ({ ...m }));
+  }
+
   async removePerson(tenantId: string, userId: string): Promise<boolean> {
     const id = memberId(tenantId, userId);
     const member = this.byId.get(id);
@@ -128,12 +143,14 @@ export class MemoryMemberStore implements MemberStore {
     if (m.aadObjectId) addTo(this.byAad, m.aadObjectId, id);
     if (m.upn) addTo(this.byUpn, m.upn, id);
     addTo(this.byUserId, m.userId, id);
+    for (const word of memberSearchWords(m)) addTo(this.byWordStart, wordStartKey(m.tenantId, word), id);
   }
 
   private unindex(id: string, m: Member): void {
     if (m.aadObjectId) removeFrom(this.byAad, m.aadObjectId, id);
     if (m.upn) removeFrom(this.byUpn, m.upn, id);
     removeFrom(this.byUserId, m.userId, id);
+    for (const word of memberSearchWords(m)) removeFrom(this.byWordStart, wordStartKey(m.tenantId, word), id);
   }
 }
 
@@ -144,6 +161,10 @@ function clearGone(member: Member): void {
 
 function memberId(tenantId: string, userId: string): string {
   return `${tenantId}\n${userId}`;
+}
+
+function wordStartKey(tenantId: string, word: string): string {
+  return `${tenantId}\n${word.slice(0, MIN_SEARCH_CHARS)}`;
 }
 
 function addTo(index: Map<string, Set<string>>, value: string, id: string): void {

@@ -1,4 +1,5 @@
 import type { HeraldStore } from "../types";
+import { MemoryInboxStore } from "./memory-inbox";
 import { MemoryJobStore } from "./memory-jobs";
 import { MemoryMemberStore } from "./memory-members";
 import { MemoryPreferenceStore } from "./memory-preferences";
@@ -18,6 +19,7 @@ export class MemoryStore implements HeraldStore {
   readonly jobs = new MemoryJobStore(this.work);
   readonly preferences = new MemoryPreferenceStore();
   readonly schedules = new MemoryScheduleRunStore();
+  readonly inbox = new MemoryInboxStore();
   private closed = false;
 
   async ping(): Promise<void> {

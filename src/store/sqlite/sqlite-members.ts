@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { GoneReason, Member, MemberInput, MemberStore, Page, UserRef } from "../types";
 import { clampLimit, decodeCursor, encodeCursor, isString, nowIso } from "./cursor";
+import { SqliteMemberSearch } from "./sqlite-member-search";
 
 interface Row {
   tenant_id: string;
@@ -29,9 +30,11 @@ export class SqliteMemberStore implements MemberStore {
   private readonly setPersonal: Database.Statement;
   private readonly setGone: Database.Statement;
   private readonly removeMembershipTx: Database.Transaction<(sourceKey: string, userIds: string[]) => void>;
+  private readonly searchIndex: SqliteMemberSearch;
   private readonly removePersonTx: Database.Transaction<(tenantId: string, userId: string) => boolean>;
 
   constructor(db: Database.Database) {
+    this.searchIndex = new SqliteMemberSearch(db);
     const upsertMember = db.prepare(`
       INSERT INTO members (tenant_id, user_id, aad_object_id, upn, email, name, service_url, personal_conversation_id, time_zone, updated_at)
       VALUES (@tenantId, @userId, @aadObjectId, @upn, @email, @name, @serviceUrl, @personalConversationId, @timeZone, @updatedAt)
@@ -149,6 +152,10 @@ export class SqliteMemberStore implements MemberStore {
   async markPersonalChatGone(tenantId: string, userId: string, reason: GoneReason, at?: string): Promise<boolean> {
     const stamp = nowIso();
     return this.setGone.run(reason, at ?? stamp, stamp, tenantId, userId).changes === 1;
+  }
+
+  async search(tenantId: string, text: string, limit: number): Promise<Member[]> {
+    return this.searchIndex.search(tenantId, text, clampLimit(limit, 50), fromRow);
   }
 }
 

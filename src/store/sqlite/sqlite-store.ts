@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { Logger } from "../../logger";
 import type { HeraldStore } from "../types";
 import { openDatabase, type OpenDatabaseOptions } from "./open-database";
+import { SqliteInboxStore } from "./sqlite-inbox";
 import { SqliteJobStore } from "./sqlite-jobs";
 import { SqliteMemberStore } from "./sqlite-members";
 import { SqlitePreferenceStore } from "./sqlite-preferences";
@@ -27,6 +28,7 @@ export class SqliteStore implements HeraldStore {
   readonly work: SqliteWorkStore;
   readonly preferences: SqlitePreferenceStore;
   readonly schedules: SqliteScheduleRunStore;
+  readonly inbox: SqliteInboxStore;
   /** The open database (the engine lock records its holder here). */
   readonly db: Database.Database;
   private readonly pingStatement: Database.Statement;
@@ -39,6 +41,7 @@ export class SqliteStore implements HeraldStore {
     this.work = new SqliteWorkStore(this.db);
     this.preferences = new SqlitePreferenceStore(this.db);
     this.schedules = new SqliteScheduleRunStore(this.db);
+    this.inbox = new SqliteInboxStore(this.db);
     this.pingStatement = this.db.prepare("SELECT 1");
   }
 
