@@ -93,6 +93,9 @@ describe("the Herald process", function () {
           APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`,
           APPLICATIONINSIGHTS_STATSBEAT_DISABLED: "true",
           OTEL_METRIC_EXPORT_INTERVAL: "1000", // the distro's reader exports every second instead of every minute
+          // The distro samples 5 traces a second by default; the start-up's own requests could use that second's
+          // budget and the API request under test would then be dropped.
+          OTEL_TRACES_SAMPLER: "always_on",
           NODE_EXTRA_CA_CERTS: caFile, // the exporter insists on https; trust the test's own certificate
         },
         stdio: ["ignore", "pipe", "pipe"],
@@ -100,6 +103,8 @@ describe("the Herald process", function () {
       herald = child;
       let stdout = "";
       child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      // Read, or a full pipe blocks the child: on Linux its writes to a pipe are synchronous.
+      child.stderr!.resume();
       const url = (await eventually(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stdout)?.[1], "Herald listening", 30_000))!;
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       return { url, stop: () => (child.kill("SIGTERM"), exited) };
@@ -130,6 +135,9 @@ describe("the Herald process", function () {
           }
         });
       });
+      // Longer than any pause between exports: a keep-alive socket closed by the server just as the exporter
+      // reuses it fails that batch, which the exporter then keeps on disk for a retry a minute later.
+      ingestion.keepAliveTimeout = 120_000;
       await new Promise<void>((resolve) => ingestion.listen(0, "127.0.0.1", resolve));
     });
     afterEach(() => {

@@ -87,6 +87,7 @@ describe("notifications after sending: update every copy (PATCH) and retract (DE
     const id = await broadcast("Wrong audience", "retract-me: this was not for you.");
     await reportWhen(fx, id, (r) => r.status === "completed", "the broadcast");
     const deletesBefore = fx.emulator.stats().byRoute.delete ?? 0;
+    const throttledBefore = fx.emulator.stats().throttled;
 
     const res = await fx.api("DELETE", `/api/notifications/${id}`);
     assert.equal(res.status, 202, JSON.stringify(res.body));
@@ -98,13 +99,16 @@ describe("notifications after sending: update every copy (PATCH) and retract (DE
     const copies = copiesOf("retract-me");
     assert.equal(copies.length, 500);
     assert.ok(copies.every((c) => c.deletedAt !== undefined), "every copy deleted");
-    assert.equal(fx.emulator.stats().byRoute.delete! - deletesBefore, 500, "one delete request per copy");
+    // At a tenth of Teams' time scale a few deletes can meet a 429 (Teams did nothing; they are sent again): every
+    // other delete request is one copy's, once.
+    const answered = fx.emulator.stats().byRoute.delete! - deletesBefore - (fx.emulator.stats().throttled - throttledBefore);
+    assert.equal(answered, 500, "one accepted delete request per copy");
 
     const again = await fx.api("DELETE", `/api/notifications/${id}`);
     assert.equal(again.status, 202);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await fx.herald.engine.idle();
-    assert.equal(fx.emulator.stats().byRoute.delete! - deletesBefore, 500, "nothing deleted twice");
+    assert.equal(fx.emulator.stats().byRoute.delete! - deletesBefore - (fx.emulator.stats().throttled - throttledBefore), 500, "nothing deleted twice");
     assert.equal((await fx.api("PATCH", `/api/notifications/${id}`, { text: "too late" })).status, 409);
   });
 

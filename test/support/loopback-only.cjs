@@ -6,7 +6,9 @@ const net = require("node:net");
 
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
-  const options = typeof args[0] === "object" && args[0] !== null ? args[0] : { port: args[0], host: typeof args[1] === "string" ? args[1] : undefined };
+  // net.connect and http pass one array of normalized arguments ([options, callback]); a direct call passes them.
+  const given = Array.isArray(args[0]) ? args[0] : args;
+  const options = typeof given[0] === "object" && given[0] !== null ? given[0] : { port: given[0], host: typeof given[1] === "string" ? given[1] : undefined };
   const host = options.path ? "unix" : String(options.host ?? "localhost");
   if (!(host === "unix" || host === "localhost" || host.startsWith("127.") || host === "::1" || host === "[::1]")) {
     const error = Object.assign(new Error(`loopback-only: refused a connection to ${host}`), { code: "ECONNREFUSED" });
