@@ -26,6 +26,12 @@ async function route(emulator: ConnectorEmulator, req: IncomingMessage, url: str
   switch (key) {
     case "GET /_emulator/stats":
       return ok(emulator.stats());
+    case "GET /_emulator/busiest": {
+      // The most requests that arrived within any `ms` window (default 1 s), for one tenant or all.
+      const ms = Number(query.get("ms") ?? 1000);
+      if (!Number.isFinite(ms) || ms <= 0) return errorReply(400, "BadArgument", "ms must be a positive number of milliseconds.");
+      return ok({ ms, busiest: emulator.busiestWindow(ms, query.get("tenantId") ?? undefined) });
+    }
     case "GET /_emulator/deliveries": {
       const deliveries = emulator.delivered(query.get("conversationId") ?? undefined);
       return ok({ count: deliveries.length, deliveries });

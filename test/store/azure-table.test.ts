@@ -229,6 +229,27 @@ describe("azure-table store (Azurite)", function () {
       assert.equal(attempts, 200, "no increment lost");
     });
 
+    it("an update is never lost to a cache cleared by a concurrent transitionAll on another range (no false 'no such delivery')", async function () {
+      this.timeout(60_000);
+      const tenant = randomUUID();
+      const id = randomUUID();
+      const ds = deliveries(tenant, 300);
+      await store.jobs.createJob({ id, status: "running", content: { title: "t", text: "x" }, audience: {}, triggeredBy: "api", createdAt: new Date().toISOString() }, ds);
+      // Half of the first 100 claimed (their rows cached with ETags), half not (read before their write): a commit
+      // mixes both, and a transitionAll elsewhere in the job clears the cache while the reads are on the wire.
+      await store.jobs.listDeliveriesByStatus(id, ["pending"], 50);
+      let done = false;
+      const updates = Promise.all(ds.slice(0, 100).map((d) => store.jobs.updateDelivery(id, d.recipientKey, { status: "sent" })))
+        .finally(() => { done = true; });
+      const clearing = (async () => {
+        while (!done) await store.jobs.transitionAll(id, "failed", "cancelled", undefined, { from: 200, to: 300 });
+      })();
+      const results = await updates;
+      await clearing;
+      assert.equal(results.filter((changed) => !changed).length, 0, "every update found its delivery");
+      assert.equal((await store.jobs.counts(id)).sent, 100);
+    });
+
     it("counters stay exact when two processes' writers commit to the same delivery partitions at once", async function () {
       this.timeout(60_000);
       const other = await openAzureTableStore({ connectionString: azurite.connectionString, tablePrefix: prefix }, silentLogger());

@@ -135,7 +135,10 @@ export class DeliveryWriter {
       for (const update of batch) {
         const cached = this.rows.get(rowKeyOf(update.jobId, update.seq));
         if (!cached) {
-          update.resolve(false);
+          // Not read above (absent), or forgotten since (forgetJob while the reads were on the wire): only the
+          // store can say whether the delivery exists. Answering "no such delivery" here would leave a sent
+          // delivery "sending", to be sent again.
+          writes.push({ update, after: undefined as never, etag: "" });
           continue;
         }
         if (!matchesExpectation(cached.delivery, update.expected)) {
