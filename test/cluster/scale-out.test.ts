@@ -177,10 +177,13 @@ describe("scale-out: three Herald processes on one Azure Storage account (Azurit
     const { lost, duplicated } = copies();
     assert.deepEqual(lost, []);
     assert.deepEqual([...duplicated.keys()], []);
-    // Three instances each sending a tenant would reach ~150/s; one owner per tenant keeps it at Teams' 50.
+    // Three instances each sending a tenant would reach ~150/s; one owner per tenant keeps it at Teams' 50. The
+    // emulators stamp arrivals in this test process, which shares 2 cores with three Heralds and Azurite: when it is
+    // not scheduled for a moment, requests that arrived over a longer span are stamped together (61 in one second
+    // was seen once in CI; 50 otherwise). Hence an allowance that a second sender of the tenant (~100) still exceeds.
     for (const tenant of tenants) {
       const busiest = tenant.emulator.busiestWindow(1000, tenant.seeded.tenantId);
-      assert.ok(busiest <= 50, `tenant ${tenant.seeded.tenantId} saw ${busiest} requests within one second`);
+      assert.ok(busiest <= 50 + 15, `tenant ${tenant.seeded.tenantId} saw ${busiest} requests within one second`);
     }
     // Status and counts are the store's: every instance answers the same.
     const reports = await Promise.all([a, b, c].map(async (p) => (await p!.api("GET", `/api/notifications/${id}`)).body));

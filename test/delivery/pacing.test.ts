@@ -22,12 +22,14 @@ const TIME_SCALE = 0.5;
 const SECOND = 1000 * TIME_SCALE;
 
 /**
- * Requests a window may hold above its limit: one per late arrival. The tenant's window binds on every request
- * of a broadcast, so two late ones can meet in one window; a thread's windows are met only at a burst's edges.
- * (Measured: at most 51 in the tenant's window; exactly the limit on every thread.)
+ * Requests a window may hold above its limit: one per late arrival. The tenant's spacing lets 4 leave together, so
+ * one late group of 4 can land in a full window (seen: 54 when this file runs alone in a cold process, ≤ 51 inside the
+ * whole suite); a thread's windows are met only at a burst's edges (seen: 10 in a thread's 2 s window once in CI,
+ * the limit otherwise). Without the window under test the counts are far above these: hundreds of 429s without
+ * pacing, 16 in one thread's window without the thread windows.
  */
-const TENANT_OVERRUN = 2;
-const THREAD_OVERRUN = 1;
+const TENANT_OVERRUN = 4;
+const THREAD_OVERRUN = 2;
 
 /**
  * 429s tolerated where a window binds on every request (a broadcast at the tenant's budget: each request is
