@@ -58,6 +58,20 @@ export interface PacingWindows {
   members: RateWindow[];
 }
 
+/**
+ * Per-thread windows bind only on bursts into one conversation (a channel, a roster read of one team, a 1:1 getting
+ * several alerts), where the request a window after the first one must not reach Teams before the first one's
+ * window has passed *as Teams counts it*, by arrival. Two requests of a burst can reach Teams tens of ms further
+ * apart than they left (the first one's connection set-up, a pause of the process, the network), so these windows
+ * get a margin of 50 ms (or 1% of a long window) instead of the 1% the tenant's window has. It costs a burst on one
+ * thread 5% of its pace and costs broadcasts nothing: each 1:1 is its own thread, and the tenant's window binds.
+ */
+const THREAD_ARRIVAL_MARGIN_MS = 50;
+
+function withArrivalMargin(windows: RateWindow[], timeScale: number): RateWindow[] {
+  return windows.map((w) => ({ ...w, marginMs: Math.max(THREAD_ARRIVAL_MARGIN_MS * timeScale, w.ms * 0.01) }));
+}
+
 /** Teams' documented policies, every window multiplied by `timeScale`; tenant = `perTenantPerSecond` per (scaled) second. */
 export function teamsPolicies(
   perTenantPerSecond: number, timeScale = 1, windows?: Partial<PacingWindows>, graphInstallsPerSecond = 5,
@@ -66,9 +80,9 @@ export function teamsPolicies(
     // Each install is a few Graph requests (install, find it, read its chat); Teams' Graph APIs allow tens per second
     // per app per tenant, so a handful of installs per second leaves room for everything else the app does in Graph.
     graph: [{ limit: Math.max(1, graphInstallsPerSecond), ms: 1000 * timeScale }],
-    thread: windows?.thread ?? scaleWindows(TEAMS_SEND_WINDOWS, timeScale),
-    create: windows?.create ?? scaleWindows(TEAMS_SEND_WINDOWS, timeScale),
-    members: windows?.members ?? scaleWindows(TEAMS_MEMBERS_WINDOWS, timeScale),
+    thread: windows?.thread ?? withArrivalMargin(scaleWindows(TEAMS_SEND_WINDOWS, timeScale), timeScale),
+    create: windows?.create ?? withArrivalMargin(scaleWindows(TEAMS_SEND_WINDOWS, timeScale), timeScale),
+    members: windows?.members ?? withArrivalMargin(scaleWindows(TEAMS_MEMBERS_WINDOWS, timeScale), timeScale),
     // Teams' window plus a spacing of 4 requests per 4 × 0.9/n s. Without it the limiter admits a burst of n at
     // once, and a burst reaches Teams spread out by the client's own queueing, so the sliding window counts its
     // tail against the next second (429s). The spacing is 10% looser than n/s so that Teams' window, not the

@@ -39,11 +39,12 @@ const THREAD_OVERRUN = 2;
 const broadcastTolerance = (requests: number): number => Math.ceil(requests * 0.02);
 
 /**
- * 429s tolerated where only a few requests per thread meet a window's edge (bursts on single threads): 2 in the
- * whole test. Measured: 0–1. Removing the window under test draws 6–8 (fewer than one might think: the engine
- * slows down after each 429) and puts 9 or 16 requests into one thread's window.
+ * 429s tolerated where only a few requests per thread meet a window's edge (bursts on single threads): 4 in the
+ * whole test. Measured: 0–1 on an idle machine, up to 4 under CI's load (both before the 50 ms arrival margin of
+ * the thread windows, rate-keys.ts). Removing the window under test draws 6–8 (fewer than one might think: the
+ * engine slows down after each 429) and puts 9 or 16 requests into one thread's window.
  */
-const BURST_TOLERANCE = 2;
+const BURST_TOLERANCE = 4;
 
 describe("delivery/pacing: Teams' windows hold, as the emulator counts them", function () {
   this.timeout(60_000);
