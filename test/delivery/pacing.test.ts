@@ -58,8 +58,8 @@ describe("delivery/pacing: Teams' windows hold, as the emulator counts them", fu
     store = new MemoryStore();
     const connector = botConnector();
     // A connector's first request builds its client and opens a connection, and arrives ~10 ms later than
-    // planned: a 429 at the first window edge on a cold start (test/delivery/cold-start-429.repro.ts, a known
-    // issue). Warm it up outside the pacing under test, then forget that request.
+    // planned (test/delivery/cold-start-429.test.ts covers that case). Warm it up outside the pacing under test,
+    // then forget that request.
     const warm = emulator.seed({ tenantId: "t-warm-up", users: 1 }).users[0]!;
     await connector.getMember(serviceUrl, warm.tenantId, warm.personalConversationId, warm.id);
     emulator.reset();
