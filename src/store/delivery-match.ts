@@ -1,10 +1,10 @@
 /**
  * What every backend decides the same way about one delivery: whether a conditional write's expectation holds,
- * whether a listing's filter keeps it, and which counters it adds to. Counters are derived from the row itself,
+ * whether a listing's filter keeps it, which counters it adds to, and how a patch changes its copy fields. Counters are derived from the row itself,
  * so a backend that moves counters with each write (memory, Azure's counter shards) only has to diff the keys of
  * the row before and after.
  */
-import type { CopyCounts, CopyState, Delivery, DeliveryExpectation, DeliveryFilter, DeliveryStatus } from "./types";
+import type { CopyCounts, CopyState, Delivery, DeliveryExpectation, DeliveryFilter, DeliveryPatch, DeliveryStatus } from "./types";
 
 export const COPY_STATES: readonly CopyState[] = ["updating", "deleting", "deleted", "updateFailed", "deleteFailed", "gone"];
 
@@ -80,4 +80,19 @@ export function addToCopyCounts(counts: CopyCounts, values: Record<string, numbe
   for (const [version, n] of Object.entries(counts.versions)) if (n === 0) delete counts.versions[version];
   for (const [state, n] of Object.entries(counts.copies)) if (n === 0) delete counts.copies[state as CopyState];
   return counts;
+}
+
+/** The fields of a patch about the delivered copy, acknowledgement and hold (null clears). */
+export function applyCopyFields(d: Delivery, patch: DeliveryPatch): void {
+  if (patch.held !== undefined) {
+    if (patch.held) d.held = true;
+    else delete d.held;
+  }
+  if (patch.contentVersion !== undefined) d.contentVersion = patch.contentVersion;
+  if (patch.copy === null) delete d.copy;
+  else if (patch.copy !== undefined) d.copy = patch.copy;
+  if (patch.copyReason === null) delete d.copyReason;
+  else if (patch.copyReason !== undefined) d.copyReason = patch.copyReason;
+  if (patch.acknowledgedAt !== undefined) d.acknowledgedAt = patch.acknowledgedAt;
+  if (patch.acknowledgedBy !== undefined) d.acknowledgedBy = patch.acknowledgedBy;
 }

@@ -20,7 +20,7 @@
  */
 import type { TableClient, TransactionAction } from "@azure/data-tables";
 import {
-  addCounterDelta, addToCopyCounts, COPY_STATES, emptyCopyCounts, isCounterKey, matchesExpectation, matchesFilter,
+  addCounterDelta, addToCopyCounts, applyCopyFields, COPY_STATES, emptyCopyCounts, isCounterKey, matchesExpectation, matchesFilter,
 } from "../delivery-match";
 import type {
   CopyCounts, CopyState, Delivery, DeliveryCounts, DeliveryExpectation, DeliveryFilter, DeliveryInput, DeliveryPatch, DeliveryRecipient,
@@ -424,17 +424,7 @@ function applyPatch(d: Delivery, patch: TransitionPatch): Delivery {
     next.throttled = 0;
     delete next.notBefore;
   }
-  if (patch.held !== undefined) {
-    if (patch.held) next.held = true;
-    else delete next.held;
-  }
-  if (patch.contentVersion !== undefined) next.contentVersion = patch.contentVersion;
-  if (patch.copy === null) delete next.copy;
-  else if (patch.copy !== undefined) next.copy = patch.copy;
-  if (patch.copyReason === null) delete next.copyReason;
-  else if (patch.copyReason !== undefined) next.copyReason = patch.copyReason;
-  if (patch.acknowledgedAt !== undefined) next.acknowledgedAt = patch.acknowledgedAt;
-  if (patch.acknowledgedBy !== undefined) next.acknowledgedBy = patch.acknowledgedBy;
+  applyCopyFields(next, patch);
   return next;
 }
 

@@ -1,6 +1,6 @@
 import { checkSlices, defaultSlices } from "../../cluster/partitions";
 import {
-  addCounterDelta, addToCopyCounts, asExpectation, emptyCopyCounts, matchesExpectation, matchesFilter,
+  addCounterDelta, addToCopyCounts, applyCopyFields, asExpectation, emptyCopyCounts, matchesExpectation, matchesFilter,
 } from "../delivery-match";
 import type {
   CopyCounts, Delivery, DeliveryCounts, DeliveryExpectation, DeliveryFilter, DeliveryInput, DeliveryPatch, DeliveryStatus, Job, JobPatch,
@@ -255,20 +255,6 @@ export class MemoryJobStore implements JobStore {
   }
 }
 
-/** The fields of a patch about the delivered copy, acknowledgement and hold (null clears). */
-export function applyCopyFields(d: Delivery, patch: DeliveryPatch): void {
-  if (patch.held !== undefined) {
-    if (patch.held) d.held = true;
-    else delete d.held;
-  }
-  if (patch.contentVersion !== undefined) d.contentVersion = patch.contentVersion;
-  if (patch.copy === null) delete d.copy;
-  else if (patch.copy !== undefined) d.copy = patch.copy;
-  if (patch.copyReason === null) delete d.copyReason;
-  else if (patch.copyReason !== undefined) d.copyReason = patch.copyReason;
-  if (patch.acknowledgedAt !== undefined) d.acknowledgedAt = patch.acknowledgedAt;
-  if (patch.acknowledgedBy !== undefined) d.acknowledgedBy = patch.acknowledgedBy;
-}
 
 /** A delivery is flat but for its (flat) recipient: two spreads copy it. */
 function copyDelivery(d: Delivery): Delivery {
